@@ -1,0 +1,30 @@
+"""Crieur: turn articles into social-media threads and publish them on schedule."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("crieur")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+if TYPE_CHECKING:
+    from bot.formatter import format_thread
+    from bot.platforms import get_platform
+
+__all__ = ["__version__", "format_thread", "get_platform"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy re-exports keep `import bot` (and so `crieur --help`) cheap.
+    if name == "get_platform":
+        from bot.platforms import get_platform
+
+        return get_platform
+    if name == "format_thread":
+        from bot.formatter import format_thread
+
+        return format_thread
+    raise AttributeError(f"module 'bot' has no attribute {name!r}")

@@ -1,0 +1,73 @@
+"""The `crieur` command line: argument parsing, dispatch and the error boundary (exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.errors import BadInput, CrieurError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command-line grammar; each subcommand module adds its own arguments."""
+    from bot.commands import register_all
+
+    parser = argparse.ArgumentParser(
+        prog="crieur",
+        description="Turn articles into social-media threads and publish them on schedule.",
+    )
+    parser.add_argument("--version", action="version", version=f"crieur {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity on stderr (default: INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register_all(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `crieur` with `argv`; return the exit code (0 ok, 1 failure, 2 bad input, 130 Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 on a usage error
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("crieur: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BadInput as error:
+        _report(args, f"crieur: error: {error}")
+        return EXIT_BAD_INPUT
+    except CrieurError as error:
+        _report(args, f"crieur: {error}")
+        return error.exit_code
+    except BrokenPipeError:
+        # `crieur queue list | head` closes the pipe early: not an error worth a message.
+        return EXIT_OK
+    except Exception as error:  # the boundary: a bug must still end with one readable line
+        _report(args, f"crieur: internal error: {type(error).__name__}: {error}"
+                " (run with --debug for the traceback)")
+        return EXIT_FAILURE
+
+
+def _report(args: argparse.Namespace, message: str) -> None:
+    if args.debug:
+        traceback.print_exc()
+    print(message, file=sys.stderr)

@@ -1,0 +1,134 @@
+"""`crieur preview`: the formatter's dry run — print the threads an article becomes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEFAULT_PLATFORMS = ("x", "mastodon", "bluesky")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "preview",
+        help="show the threads an article becomes on each platform",
+        description="Format ARTICLE for each platform and print the threads; posts nothing.",
+    )
+    parser.add_argument("article", metavar="ARTICLE", help="article file (UTF-8 text)")
+    parser.add_argument(
+        "--platform", "-p", action="append", dest="platforms", metavar="P",
+        help="platform to format for (x, mastodon, bluesky, dryrun); repeatable; default: x, mastodon, bluesky",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--campaign", metavar="FILE", help="read format options and language from a campaign file")
+    parser.add_argument("--limit", type=int, metavar="N", help="character limit override (e.g. 4000 for X Premium)")
+    parser.add_argument("--lang", help="article language when the article does not say")
+    parser.add_argument("--numbering", choices=["suffix", "prefix", "thread", "none"])
+    parser.add_argument("--link", choices=["first", "last", "none"])
+    parser.add_argument("--max-posts", type=int, metavar="N")
+    parser.add_argument("--max-tags", type=int, metavar="N", help="hashtags per thread")
+    parser.add_argument("--max-per-post", type=int, metavar="N", help="hashtags per post")
+    parser.add_argument("--max-tag-chars", type=int, metavar="N", help="characters the hashtags may add")
+    parser.add_argument("--placement", choices=["inline", "end", "start", "spread", "inline+end"])
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.article import load_article
+    from bot.errors import BadInput
+    from bot.formatter import format_thread
+    from bot.platforms import get_platform
+
+    for name in ("limit", "max_posts", "max_tags", "max_per_post", "max_tag_chars"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name in ("limit", "max_posts") else 0):
+            raise BadInput(f"--{name.replace('_', '-')}: must be positive, got {value}")
+    campaign = None
+    if args.campaign:
+        from bot.campaign import load_campaign
+
+        campaign = load_campaign(args.campaign)
+    default_lang = args.lang or (campaign.lang if campaign else None)
+    article = load_article(args.article, default_lang=default_lang)
+    threads = []
+    for name in args.platforms or DEFAULT_PLATFORMS:
+        overrides = {"limit": args.limit} if args.limit else {}
+        platform = get_platform(name, **overrides)
+        options = _options(args, name, campaign)
+        threads.append(format_thread(article, platform, options))
+    if args.json:
+        json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_human(article, threads)
+    return 0
+
+
+def _options(args: argparse.Namespace, platform: str, campaign: Any) -> Any:
+    """The platform's defaults, then the campaign's `format` section, then the flags."""
+    from dataclasses import replace
+
+    from bot.formatter import HashtagBudget, default_options
+
+    options = campaign.format_options(platform) if campaign else default_options(platform)
+    changes = {
+        key: value
+        for key, value in (("numbering", args.numbering), ("link", args.link), ("max_posts", args.max_posts))
+        if value is not None
+    }
+    budget = options.hashtags or HashtagBudget()
+    tag_changes = {
+        key: value
+        for key, value in (
+            ("max_tags", args.max_tags),
+            ("max_per_post", args.max_per_post),
+            ("max_chars", args.max_tag_chars),
+            ("placement", args.placement),
+        )
+        if value is not None
+    }
+    if tag_changes:
+        changes["hashtags"] = replace(budget, **tag_changes)
+    return replace(options, **changes)
+
+
+def _as_json(article: Any, threads: list[Any]) -> dict[str, Any]:
+    return {
+        "article": {"path": article.path, "title": article.title, "lang": article.lang, "url": article.url},
+        "threads": [
+            {
+                "platform": thread.platform,
+                "limit": thread.limit,
+                "posts": [{"index": post.index, "text": post.text, "length": post.length} for post in thread.posts],
+                "hashtags": {
+                    "used": list(thread.hashtags_used),
+                    "dropped": [{"tag": d.tag, "reason": d.reason} for d in thread.hashtags_dropped],
+                },
+            }
+            for thread in threads
+        ],
+    }
+
+
+def _print_human(article: Any, threads: list[Any]) -> None:
+    from bot.platforms import get_platform
+
+    out = sys.stdout
+    title = article.title or article.path
+    for thread in threads:
+        platform = get_platform(thread.platform, limit=thread.limit)
+        count = len(thread.posts)
+        header = f"── {thread.platform} · {count} post{'s' if count != 1 else ''} · limit {thread.limit} "
+        out.write(f"{header}{'─' * max(0, 72 - len(header))}\n")
+        if title:
+            out.write(f"   {title}\n")
+        for post in thread.posts:
+            out.write(f"\n[{post.index}/{count}]  {post.length}/{thread.limit}\n")
+            out.write(platform.display(post.text) + "\n")
+        used = " ".join(f"#{tag}" for tag in thread.hashtags_used) or "none"
+        out.write(f"\nhashtags used: {used}\n")
+        for dropped in thread.hashtags_dropped:
+            out.write(f"hashtag dropped: #{dropped.tag} ({dropped.reason})\n")
+        out.write("\n")
