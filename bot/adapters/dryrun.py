@@ -1,0 +1,100 @@
+"""DryRunAdapter: publishes nothing; writes each post it would publish to a JSON-lines file and the log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "queue/dryrun.jsonl"
+_LIMITS = Limits(max_characters=500, characters_reserved_per_url=None, max_media=4,
+                 max_image_bytes=16 * 1024 * 1024, max_alt_chars=1500)
+
+
+def fake_id(idempotency_key: str) -> str:
+    """A stable fake remote id: the same post gets the same id on every run."""
+    return "dryrun-" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:16]
+
+
+class DryRunAdapter(Adapter):
+    """Posts nothing: appends one JSON object per post to `settings["path"]` (default
+    queue/dryrun.jsonl) with its text, reply target, idempotency key, fake id and time.
+
+    Ids are derived from the idempotency key, so a whole thread flows and a rerun is idempotent.
+    """
+
+    name = "dryrun"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_account(cls, settings: dict[str, Any], credentials: dict[str, str], *,
+                     session: Any = None, timeout: float = 10.0,
+                     state_dir: Path | None = None) -> DryRunAdapter:
+        return cls(Path(settings.get("path") or DEFAULT_PATH))
+
+    def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:
+        ref = RemoteRef(fake_id(post.idempotency_key), None)
+        existing = self.find_existing(post, reply_to)
+        if existing is not None:
+            return existing  # same key published before: one entry per post, like a real platform
+        entry = {
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "id": ref.id,
+            "idempotency_key": post.idempotency_key,
+            "reply_to": reply_to.id if reply_to else None,
+            "text": post.text,
+            "media_ids": list(post.media_ids),
+            "lang": post.lang,
+            "spoiler_text": post.spoiler_text,
+            "visibility": post.visibility,
+        }
+        self._append(entry)
+        log.info("dry run: would post %s (reply to %s): %s", ref.id, entry["reply_to"] or "-", post.text)
+        return ref
+
+    def upload_media(self, path: Path, alt: str) -> str:
+        path = Path(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        media_id = f"dryrun-media-{digest}"
+        self._append({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      "media_id": media_id, "path": str(path), "alt": alt})
+        log.info("dry run: would upload %s (alt: %s)", path, alt)
+        return media_id
+
+    def verify(self) -> str:
+        return "dryrun"
+
+    def limits(self) -> Limits:
+        return _LIMITS
+
+    def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
+        target = reply_to.id if reply_to else None
+        for entry in self.entries():
+            if entry.get("idempotency_key") == post.idempotency_key and entry.get("reply_to") == target:
+                return RemoteRef(entry["id"], None)
+        return None
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every post written so far (media lines excluded)."""
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        return [row for row in rows if "idempotency_key" in row]
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

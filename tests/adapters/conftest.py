@@ -1,0 +1,93 @@
+"""Fixtures for the adapter tests: fake servers, sessions routed to them, and ready-made harnesses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from bot.testing import Harness
+
+# The fakes live in tests/fakes and are imported as `tests.fakes.…`: make the repository root
+# importable whatever directory pytest was started from.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.fakes.fake_bluesky import FakeBluesky
+from tests.fakes.fake_mastodon import FakeMastodon
+from tests.fakes.fake_x import FakeX
+
+TIMEOUT = 0.5  # seconds: every fake answers in milliseconds, "slow" ones after 1 s
+
+
+class RedirectTransport(HTTPAdapter):
+    """Sends every request it is mounted for to `target` (http://127.0.0.1:port), path unchanged.
+
+    tweepy hard-codes https://api.twitter.com; mounting this on the adapter's session keeps
+    tweepy's own request code running while the bytes go to the fake server.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(max_retries=0)
+        self.target = urlsplit(target)
+
+    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parts = urlsplit(request.url)
+        request.url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
+        return super().send(request, *args, **kwargs)
+
+
+def x_session(server: FakeX) -> requests.Session:
+    session = requests.Session()
+    for host in ("https://api.twitter.com/", "https://api.x.com/", "https://upload.twitter.com/"):
+        session.mount(host, RedirectTransport(server.url))
+    return session
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    with FakeX() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_mastodon() -> Iterator[FakeMastodon]:
+    with FakeMastodon() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_bluesky() -> Iterator[FakeBluesky]:
+    with FakeBluesky() as server:
+        yield server
+
+
+def make_x(server: FakeX, **settings: object) -> Harness:
+    from bot.adapters.x import XAdapter
+
+    adapter = XAdapter.from_account(dict(settings), dict(server.credentials), session=x_session(server),
+                                    timeout=TIMEOUT)
+    return Harness(adapter, server, idempotent=False)
+
+
+def make_mastodon(server: FakeMastodon, **settings: object) -> Harness:
+    from bot.adapters.mastodon import MastodonAdapter
+
+    adapter = MastodonAdapter.from_account({"instance": server.url, "media_poll_interval": 0.01, **settings},
+                                           {"access_token": server.access_token}, timeout=TIMEOUT)
+    return Harness(adapter, server)
+
+
+def make_bluesky(server: FakeBluesky, state_dir: Path, **settings: object) -> Harness:
+    from bot.adapters.bluesky import BlueskyAdapter
+
+    adapter = BlueskyAdapter.from_account({"service": server.url, **settings},
+                                          {"handle": server.handle, "app_password": server.app_password},
+                                          timeout=TIMEOUT, state_dir=state_dir)
+    return Harness(adapter, server)

@@ -1,0 +1,231 @@
+"""FakeMastodon: the Mastodon REST endpoints MastodonAdapter uses, with Idempotency-Key support."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qs
+
+from bot.testing import ServerPost
+from tests.fakes.base import FakeServer, Request, Response
+
+_URL = re.compile(r"https?://[^\s<]+")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _linkify(url: str) -> str:
+    # Mastodon's link HTML: scheme hidden, the first 30 characters shown, the rest hidden.
+    scheme, rest = url.split("://", 1)
+    shown, hidden = rest[:30], rest[30:]
+    ellipsis = ' class="ellipsis"' if hidden else ' class=""'
+    return (f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener" translate="no">'
+            f'<span class="invisible">{scheme}://</span><span{ellipsis}>{html.escape(shown)}</span>'
+            f'<span class="invisible">{html.escape(hidden)}</span></a>')
+
+
+def render(text: str) -> str:
+    """Plain text as Mastodon renders `content`: paragraphs, <br />, linkified URLs."""
+    paragraphs = []
+    for block in text.split("\n\n"):
+        pieces, last = [], 0
+        for match in _URL.finditer(block):
+            pieces.append(html.escape(block[last:match.start()], quote=False))
+            pieces.append(_linkify(match.group(0)))
+            last = match.end()
+        pieces.append(html.escape(block[last:], quote=False))
+        paragraphs.append("<p>" + "".join(pieces).replace("\n", "<br />") + "</p>")
+    return "".join(paragraphs)
+
+
+class FakeMastodon(FakeServer):
+    """A Mastodon 4.3 instance: statuses, v2 media (processed after one poll), instance info."""
+
+    failures = frozenset({"server_error", "rate_limit", "unauthorized", "slow", "drop_after_store"})
+
+    def __init__(self, access_token: str = "FAKE-mastodon-token-5f3a9c", max_characters: int = 500) -> None:
+        super().__init__()
+        self.access_token = access_token
+        self.secrets = [access_token]
+        self.max_characters = max_characters
+        self._next_id = 113000000000000000
+        self.statuses: list[dict[str, Any]] = []
+        self.by_key: dict[str, dict[str, Any]] = {}
+        self.media: dict[str, dict[str, Any]] = {}
+        self.account = {"id": "109000000000000001", "username": "crieur", "acct": "crieur",
+                        "display_name": "Crieur", "url": "", "created_at": "2024-01-01T00:00:00.000Z"}
+
+    def routes(self):  # type: ignore[no-untyped-def]
+        return [
+            ("GET", r"/api/v1/instance/?", self.instance_v1),
+            ("GET", r"/api/v2/instance/?", self.instance_v2),
+            ("GET", r"/api/v1/accounts/verify_credentials", self.verify_credentials),
+            ("GET", r"/api/v1/accounts/(\d+)/statuses", self.account_statuses),
+            ("POST", r"/api/v1/statuses", self.post_status),
+            ("GET", r"/api/v1/statuses/(\d+)", self.get_status),
+            ("POST", r"/api/v2/media", self.post_media),
+            ("GET", r"/api/v1/media/(\d+)", self.get_media),
+        ]
+
+    def dispatch(self, request: Request):  # type: ignore[no-untyped-def]
+        public = request.path.startswith("/api/v1/instance") or request.path.startswith("/api/v2/instance")
+        if not public and request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.unauthorized()
+        answer = super().dispatch(request)
+        if isinstance(answer, Response):
+            answer.headers.setdefault("X-RateLimit-Limit", "300")
+            answer.headers.setdefault("X-RateLimit-Remaining", "299")
+            answer.headers.setdefault("X-RateLimit-Reset", _iso(datetime.now(timezone.utc) + timedelta(minutes=5)))
+        return answer
+
+    def not_found(self, request: Request) -> Response:
+        return Response(404, {"error": "Record not found"})
+
+    def unauthorized(self) -> Response:
+        return Response(401, {"error": "The access token is invalid"},
+                        {"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token"'})
+
+    def errors(self) -> dict[str, Any]:
+        def rate_limit() -> Response:
+            reset = self.rate_limit_reset
+            assert reset is not None
+            return Response(429, {"error": "Too many requests"},
+                            {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": _iso(reset)})
+        return {
+            "server_error": lambda: Response(503, "<html><body><h1>503 Service Unavailable</h1></body></html>",
+                                             content_type="text/html"),
+            "rate_limit": rate_limit,
+            "unauthorized": self.unauthorized,
+        }
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def _instance_config(self) -> dict[str, Any]:
+        return {
+            "urls": {"streaming": "wss://fake.example"},
+            "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+            "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4,
+                         "characters_reserved_per_url": 23},
+            "media_attachments": {"supported_mime_types": ["image/jpeg", "image/png", "image/gif"],
+                                  "description_limit": 1500, "image_size_limit": 16777216,
+                                  "image_matrix_limit": 33177600, "video_size_limit": 103809024,
+                                  "video_frame_rate_limit": 120, "video_matrix_limit": 8294400},
+            "polls": {"max_options": 4, "max_characters_per_option": 50,
+                      "min_expiration": 300, "max_expiration": 2629746},
+            "translation": {"enabled": False},
+        }
+
+    def instance_v1(self, request: Request, _: list[str]) -> Response:
+        return Response(200, {"uri": "fake.example", "title": "Fake", "version": "4.3.0",
+                              "urls": {"streaming_api": "wss://fake.example"},
+                              "configuration": self._instance_config()})
+
+    def instance_v2(self, request: Request, _: list[str]) -> Response:
+        return Response(200, {"domain": "fake.example", "title": "Fake", "version": "4.3.0",
+                              "source_url": "https://github.com/mastodon/mastodon",
+                              "api_versions": {"mastodon": 2}, "configuration": self._instance_config(),
+                              "registrations": {"enabled": False, "approval_required": False}})
+
+    def verify_credentials(self, request: Request, _: list[str]) -> Response:
+        return Response(200, self.account)
+
+    def account_statuses(self, request: Request, groups: list[str]) -> Response:
+        limit = min(int(request.arg("limit", "20")), 40)
+        with self.lock:
+            page = list(reversed(self.statuses))[:limit]
+        return Response(200, page)
+
+    def get_status(self, request: Request, groups: list[str]) -> Response:
+        with self.lock:
+            found = next((s for s in self.statuses if s["id"] == groups[0]), None)
+        return Response(200, found) if found else self.not_found(request)
+
+    def post_status(self, request: Request, _: list[str]) -> Any:
+        form = {k: v for k, v in parse_qs(request.body.decode()).items()}
+        text = (form.get("status") or [""])[0]
+        reply_to = (form.get("in_reply_to_id") or [None])[0]
+        media_ids = form.get("media_ids[]") or []
+        key = request.headers.get("Idempotency-Key")
+        with self.lock:
+            # Mastodon answers a repeated Idempotency-Key with the status it created the first time.
+            if key and key in self.by_key:
+                return Response(200, self.by_key[key])
+        if len(text) > self.max_characters:
+            return Response(422, {"error": f"Validation failed: Text character limit of "
+                                           f"{self.max_characters} exceeded"})
+        for media_id in media_ids:
+            if media_id not in self.media or not self.media[media_id]["ready"]:
+                return Response(422, {"error": "Cannot attach files that have not finished processing. "
+                                               "Try again in a moment!"})
+        if reply_to is not None and not any(s["id"] == reply_to for s in self.statuses):
+            return Response(404, {"error": "Record not found"})
+
+        def store() -> Response:
+            with self.lock:
+                if key and key in self.by_key:
+                    return Response(200, self.by_key[key])
+                self._next_id += 1
+                status_id = str(self._next_id)
+                now = datetime.now(timezone.utc)
+                status = {
+                    "id": status_id, "created_at": _iso(now),
+                    "in_reply_to_id": reply_to,
+                    "in_reply_to_account_id": self.account["id"] if reply_to else None,
+                    "sensitive": bool((form.get("spoiler_text") or [""])[0]),
+                    "spoiler_text": (form.get("spoiler_text") or [""])[0],
+                    "visibility": (form.get("visibility") or ["public"])[0],
+                    "language": (form.get("language") or ["en"])[0],
+                    "uri": f"https://fake.example/users/crieur/statuses/{status_id}",
+                    "url": f"https://fake.example/@crieur/{status_id}",
+                    "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
+                    "content": render(text), "reblog": None, "account": self.account,
+                    "media_attachments": [self._media_json(m) for m in media_ids],
+                    "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
+                }
+                self.statuses.append(status)
+                if key:
+                    self.by_key[key] = status
+                alts = tuple(self.media[m]["description"] or "" for m in media_ids)
+                self.stored.append(ServerPost(status_id, text, reply_to, alts))
+            return Response(200, status)
+
+        return self.with_failures(request, store, self.errors())
+
+    def _media_json(self, media_id: str) -> dict[str, Any]:
+        media = self.media[media_id]
+        url = f"https://files.fake.example/media/{media_id}.png" if media["ready"] else None
+        return {"id": media_id, "type": "image", "url": url, "preview_url": url, "remote_url": None,
+                "description": media["description"], "blurhash": None, "meta": {}}
+
+    def post_media(self, request: Request, _: list[str]) -> Response:
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + request.headers.get("Content-Type", "").encode() + b"\r\n\r\n" + request.body)
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+        if "file" not in fields:
+            return Response(422, {"error": "Validation failed: File can't be blank"})
+        description = fields["description"].get_content() if "description" in fields else None
+        with self.lock:
+            self._next_id += 1
+            media_id = str(self._next_id)
+            # Processing finishes after the first poll: the adapter must wait for it.
+            self.media[media_id] = {"description": description, "ready": False, "polls": 0,
+                                    "uploaded": time.monotonic()}
+            return Response(202, self._media_json(media_id))
+
+    def get_media(self, request: Request, groups: list[str]) -> Response:
+        with self.lock:
+            media = self.media.get(groups[0])
+            if media is None:
+                return self.not_found(request)
+            media["polls"] += 1
+            if media["polls"] >= 2:
+                media["ready"] = True
+            return Response(200 if media["ready"] else 206, self._media_json(groups[0]))
