@@ -1,0 +1,43 @@
+"""The queue store: what is to be posted and what was posted (SQLite by default, PostgreSQL for many nodes)."""
+
+from bot.store.api import Store, open_store
+from bot.store.engine import display_url, resolve_store_url
+from bot.store.model import (
+    AccountState,
+    Attempt,
+    EnqueueOutcome,
+    InvalidTransition,
+    Item,
+    ItemState,
+    LeaseLost,
+    NewItem,
+    NoSuchItem,
+    PostRow,
+    PostState,
+    Schedule,
+    SchemaTooNew,
+    StoreError,
+)
+from bot.store.schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccountState",
+    "Attempt",
+    "EnqueueOutcome",
+    "InvalidTransition",
+    "Item",
+    "ItemState",
+    "LeaseLost",
+    "NewItem",
+    "NoSuchItem",
+    "PostRow",
+    "PostState",
+    "Schedule",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "display_url",
+    "open_store",
+    "resolve_store_url",
+]

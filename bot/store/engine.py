@@ -1,0 +1,142 @@
+"""Where the store lives: resolving `--db`/`CRIEUR_DB`/defaults to a URL, and creating its engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.store.model import StoreError
+
+# Execution option that marks a connection whose transaction will write: on SQLite it then
+# starts with BEGIN IMMEDIATE, so the write lock is taken up front instead of on the first
+# write, where a concurrent writer would make the transaction fail with "database is locked".
+WRITE_OPTION = "crieur_write"
+# Execution option for the few writes that must survive a power cut, not only a crash: the
+# record of a post that went out (losing it would post it twice). On SQLite those commits sync
+# the WAL (synchronous=FULL); the others use synchronous=NORMAL, which in WAL mode loses nothing
+# when the process dies and keeps an enqueue well under 5 ms. (On PostgreSQL every commit is
+# as durable as the server is configured to make it.)
+DURABLE_OPTION = "crieur_durable"
+
+# How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def resolve_store_url(
+    db: str | None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The SQLAlchemy URL of the store to use.
+
+    Order: `db` (the `--db` option), else `$CRIEUR_DB`, else `./queue/crieur.db` when `./queue/`
+    exists, else `crieur.db` in the user data directory (platformdirs). A plain path, a
+    `sqlite:///` URL or a `postgresql://` (or `postgres://`) URL is accepted; relative SQLite
+    paths are made absolute against `cwd`; PostgreSQL URLs get the psycopg (3) driver.
+    Raises StoreError for any other kind of URL.
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    env = os.environ if env is None else env
+    raw = db or env.get("CRIEUR_DB") or None
+    if raw is None:
+        if (cwd / "queue").is_dir():
+            return _sqlite_url(cwd / "queue" / "crieur.db")
+        from platformdirs import user_data_dir
+
+        return _sqlite_url(Path(user_data_dir("crieur")) / "crieur.db")
+    raw = raw.strip()
+    if "://" not in raw:
+        path = Path(raw).expanduser()
+        return _sqlite_url(path if path.is_absolute() else cwd / path)
+    scheme, _, rest = raw.partition("://")
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg3"):
+        return "postgresql+psycopg://" + rest
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        # sqlite:///rel/path, sqlite:////abs/path, sqlite:// (in memory)
+        if rest in ("", "/", "/:memory:"):
+            return "sqlite://"
+        path_part, sep, query = rest[1:].partition("?") if rest.startswith("/") else (rest, "", "")
+        path = Path(path_part).expanduser()
+        url = _sqlite_url(path if path.is_absolute() else cwd / path)
+        return url + (sep + query if sep else "")
+    raise StoreError(
+        f"unsupported database URL {display_url(raw)!r}: use a file path, sqlite:///PATH "
+        "or postgresql://USER@HOST/DB"
+    )
+
+
+def _sqlite_url(path: Path) -> str:
+    return "sqlite:///" + str(path)
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, fit to print in messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url` (already resolved), tuned for the store's transactions.
+
+    SQLite: the parent directory is created; every connection gets WAL, a busy timeout and
+    foreign keys; transactions begin DEFERRED for reads and IMMEDIATE for writes, and commit
+    with synchronous=FULL when marked durable (DURABLE_OPTION), NORMAL otherwise.
+    PostgreSQL: psycopg 3, sessions in UTC.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {display_url(url)!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        opts = parsed.query.get("options", "")
+        # Sessions in UTC so that anything printed by psql or the server matches what we store.
+        connect_args: dict[str, Any] = {} if "timezone" in str(opts).lower() else {"options": f"{opts} -c timezone=UTC".strip()}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 10
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {display_url(url)}")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store's directory for {database}: {exc.strerror}") from None
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide when transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION):
+            # synchronous is per connection and pooled connections are reused: set it every time.
+            sync = "FULL" if options.get(DURABLE_OPTION) else "NORMAL"
+            conn.exec_driver_sql(f"PRAGMA synchronous = {sync}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN DEFERRED")
+
+    return engine

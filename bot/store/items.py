@@ -1,0 +1,469 @@
+"""Putting threads in the queue and managing them by hand: enqueue, list, show, cancel, retry, reschedule."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.store.base import StoreBase, as_utc
+from bot.store.model import (
+    EnqueueOutcome,
+    InvalidTransition,
+    Item,
+    ItemState,
+    NewItem,
+    PostRow,
+    PostState,
+    Schedule,
+    StoreError,
+)
+from bot.store.schema import free_slots, items, posts, slot_cursors
+
+
+class _Rollback(Exception):
+    """Raised inside a dry-run enqueue to undo it, carrying what it would have done."""
+
+    def __init__(self, outcome: EnqueueOutcome) -> None:
+        self.outcome = outcome
+
+
+class ItemsMixin(StoreBase):
+    """Enqueueing and the user's commands on items."""
+
+    def enqueue(
+        self,
+        new: NewItem,
+        *,
+        schedule: Schedule | None = None,
+        at: datetime | None = None,
+        now: datetime | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> EnqueueOutcome:
+        """Queue `new` for its account, or say why not; atomic, safe with concurrent enqueuers.
+
+        The article's identity is (campaign, account, source); the latest item of that identity
+        that is not cancelled decides:
+        - none → "queued": a new item.
+        - scheduled, nothing posted yet: same content hash → "duplicate" (nothing changes) unless
+          `force`; otherwise → "reformatted": posts replaced in place, slot kept (moved to `at`
+          and the slot freed if `at` is given).
+        - publishing, published, or partly posted → "already_published" (nothing changes) unless
+          `force`, which queues a new item.
+        - failed or needs_review, nothing posted: same hash → "duplicate" (retry it instead) unless
+          `force`; otherwise the old item is cancelled and a new one "queued" in its place.
+        A new item is due at `at` when given (it then holds no schedule slot); otherwise it takes
+        a freed future slot of its account if one is still a slot of `schedule`, else the next
+        slot of `schedule` after max(now, the account's cursor), and the cursor moves there.
+        `dry_run` does all of it in a transaction that is rolled back: the outcome says what
+        would happen (a would-be new item's id may be reused later).
+        Raises StoreError for a thread without posts, or when neither `schedule` nor `at` is given.
+        """
+        if not new.posts:
+            raise StoreError(f"nothing to enqueue for {new.source}: the thread has no posts")
+        now = self._now(now)
+        at = as_utc(at, "at") if at is not None else None
+        if at is None and schedule is None:
+            raise StoreError("enqueue needs a schedule or an explicit time (--at)")
+        try:
+            with self._write() as conn:
+                outcome = self._enqueue(conn, new, schedule, at, now, force)
+                if dry_run:
+                    raise _Rollback(outcome)
+        except _Rollback as rolled_back:
+            return rolled_back.outcome
+        return outcome
+
+    def _enqueue(
+        self,
+        conn: Connection,
+        new: NewItem,
+        schedule: Schedule | None,
+        at: datetime | None,
+        now: datetime,
+        force: bool,
+    ) -> EnqueueOutcome:
+        cursor = self._lock_account_cursor(conn, new.account)
+        touched_col = (
+            exists()
+            .where(posts.c.item_id == items.c.id, posts.c.state != PostState.PENDING)
+            .label("touched")
+        )
+        existing = conn.execute(
+            select(items, touched_col)
+            .where(
+                items.c.campaign == new.campaign,
+                items.c.account == new.account,
+                items.c.source == new.source,
+                items.c.state != ItemState.CANCELLED,
+            )
+            .order_by(items.c.id.desc())
+            .limit(1)
+        ).first()
+        replaced: int | None = None
+        if existing is not None:
+            state = ItemState(existing.state)
+            same = existing.content_hash == new.content_hash
+            if state in (ItemState.PUBLISHING, ItemState.PUBLISHED) or existing.touched:
+                if not force:
+                    how = "published" if state == ItemState.PUBLISHED else "being published (partly posted)"
+                    return EnqueueOutcome(
+                        "already_published",
+                        self._item_by_id(conn, existing.id),
+                        f"{new.source} is already {how} for {new.account} as item {existing.id}; "
+                        "not posting it again (use --force to post it again)",
+                    )
+            elif state == ItemState.SCHEDULED:
+                if same and not force:
+                    return EnqueueOutcome(
+                        "duplicate",
+                        self._item_by_id(conn, existing.id),
+                        f"{new.source} is already queued for {new.account} as item {existing.id}; nothing changed",
+                    )
+                self._reformat(conn, existing, new, at, now)
+                item = self._item_by_id(conn, existing.id)
+                why = "re-formatted (forced)" if same else "changed since it was queued: re-formatted"
+                return EnqueueOutcome(
+                    "reformatted",
+                    item,
+                    f"{new.source} {why} in place as item {item.id}, due {item.due_at.isoformat()}",
+                )
+            else:  # failed or needs_review, nothing posted
+                if same and not force:
+                    return EnqueueOutcome(
+                        "duplicate",
+                        self._item_by_id(conn, existing.id),
+                        f"{new.source} is already queued for {new.account} as item {existing.id} "
+                        f"({state.value}); nothing changed (use `crieur queue retry {existing.id}`)",
+                    )
+                conn.execute(
+                    update(items)
+                    .where(items.c.id == existing.id)
+                    .values(
+                        state=ItemState.CANCELLED,
+                        ready_at=None,
+                        slot_at=None,
+                        last_error="replaced by a newer version of the article",
+                        updated_at=now,
+                    )
+                )
+                replaced = existing.id
+
+        if at is not None:
+            due, slot = at, None
+        else:
+            assert schedule is not None
+            slot = self._take_slot(conn, new.account, schedule, now, cursor)
+            due = slot
+        values: dict[str, Any] = dict(
+            campaign=new.campaign,
+            account=new.account,
+            platform=new.platform,
+            source=new.source,
+            content_hash=new.content_hash,
+            title=new.title,
+            lang=new.lang,
+            media=list(new.media),
+            options=dict(new.options),
+            state=ItemState.SCHEDULED,
+            due_at=due,
+            slot_at=slot,
+            attempts=0,
+            next_attempt_at=due,
+            ready_at=due,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
+        except IntegrityError:
+            # Only possible if something other than enqueue gave an item a slot past the cursor.
+            raise StoreError(
+                f"slot {due.isoformat()} of {new.account} is already taken; the store's slot cursor is "
+                "behind its items (was the database edited by hand?)"
+            ) from None
+        post_rows = self._insert_posts(conn, item_id, new.posts)
+        # Built from what was just written rather than read back: one round trip less per enqueue.
+        item = Item(
+            id=item_id,
+            campaign=new.campaign,
+            account=new.account,
+            platform=new.platform,
+            source=new.source,
+            content_hash=new.content_hash,
+            title=new.title,
+            state=ItemState.SCHEDULED,
+            due_at=due,
+            slot_at=slot,
+            attempts=0,
+            next_attempt_at=due,
+            last_error=None,
+            created_at=now,
+            updated_at=now,
+            posts=post_rows,
+            lang=new.lang,
+            media=list(new.media),
+            options=dict(new.options),
+        )
+        message = f"queued {new.source} for {new.account} as item {item_id}, due {due.isoformat()}"
+        if replaced is not None:
+            message += f" (replaces item {replaced})"
+        elif existing is not None:
+            message += f" (forced; item {existing.id} was already published)"
+        return EnqueueOutcome("queued", item, message)
+
+    def _lock_account_cursor(self, conn: Connection, account: str) -> datetime | None:
+        """Lock the account's cursor row (creating it) and return its last assigned slot.
+
+        Every enqueue of one account goes through this row, so on PostgreSQL concurrent enqueues
+        of an account are serialised (the upsert locks the row until commit) while other
+        accounts proceed; on SQLite the write transaction already serialises them.
+        """
+        stmt = self._insert(slot_cursors).values(account=account, last_slot_at=None)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[slot_cursors.c.account], set_={"account": stmt.excluded.account}
+        ).returning(slot_cursors.c.last_slot_at)
+        return conn.execute(stmt).scalar_one()
+
+    def _take_slot(
+        self, conn: Connection, account: str, schedule: Schedule, now: datetime, cursor: datetime | None
+    ) -> datetime:
+        """The slot for a new item of `account` (the cursor row must be locked by the caller).
+
+        Invariant: every slot held by an item is at or before the cursor (slots are handed out
+        only here, the cursor only moves forward), so the slot after the cursor is free without
+        looking; the unique index on (account, slot_at) stands guard all the same.
+        """
+        freed_slots = conn.execute(
+            select(free_slots.c.slot_at).where(free_slots.c.account == account).order_by(free_slots.c.slot_at).limit(20)
+        ).scalars().all()
+        for freed in freed_slots:
+            conn.execute(delete(free_slots).where(free_slots.c.account == account, free_slots.c.slot_at == freed))
+            # Past slots are dropped. The campaign's schedule may have changed since the slot was
+            # freed: reuse it only if it is still one of the schedule's slots and nobody holds it.
+            if (
+                freed > now
+                and as_utc(schedule.next_slot(freed - timedelta(microseconds=1))) == freed
+                and not self._occupied(conn, account, freed)
+            ):
+                return freed
+        start = max(now, cursor) if cursor is not None else now
+        slot = as_utc(schedule.next_slot(start), "schedule.next_slot()")
+        if slot <= start:
+            raise StoreError(f"the schedule returned {slot.isoformat()}, not a slot after {start.isoformat()}")
+        conn.execute(update(slot_cursors).where(slot_cursors.c.account == account).values(last_slot_at=slot))
+        return slot
+
+    @staticmethod
+    def _occupied(conn: Connection, account: str, slot: datetime) -> bool:
+        return conn.execute(
+            select(exists().where(items.c.account == account, items.c.slot_at == slot))
+        ).scalar_one()
+
+    @staticmethod
+    def _insert_posts(conn: Connection, item_id: int, texts: list[str]) -> list[PostRow]:
+        rows = [
+            PostRow(index=i, text=t, state=PostState.PENDING, remote_id=None, url=None, posted_at=None,
+                    idempotency_key=uuid.uuid4().hex)
+            for i, t in enumerate(texts, start=1)
+        ]
+        conn.execute(
+            posts.insert(),
+            [
+                {"item_id": item_id, "idx": r.index, "text": r.text, "state": r.state,
+                 "idempotency_key": r.idempotency_key}
+                for r in rows
+            ],
+        )
+        return rows
+
+    def _reformat(self, conn: Connection, row: Any, new: NewItem, at: datetime | None, now: datetime) -> None:
+        values: dict[str, Any] = dict(
+            platform=new.platform,
+            content_hash=new.content_hash,
+            title=new.title,
+            lang=new.lang,
+            media=list(new.media),
+            options=dict(new.options),
+            updated_at=now,
+        )
+        if at is not None:
+            self._free_slot(conn, row, now)
+            values.update(due_at=at, slot_at=None, next_attempt_at=at, ready_at=at)
+        conn.execute(update(items).where(items.c.id == row.id).values(**values))
+        conn.execute(delete(posts).where(posts.c.item_id == row.id))
+        self._insert_posts(conn, row.id, new.posts)
+
+    def _free_slot(self, conn: Connection, row: Any, now: datetime) -> None:
+        """Give a future slot held by `row` back to its account (the caller clears `slot_at`)."""
+        if row.slot_at is not None and row.slot_at > now:
+            conn.execute(
+                self._insert(free_slots).values(account=row.account, slot_at=row.slot_at).on_conflict_do_nothing()
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def list_items(
+        self,
+        state: ItemState | str | None = None,
+        campaign: str | None = None,
+        *,
+        account: str | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """Items (with their posts) in due order, optionally of one state, campaign and account."""
+        conds = []
+        if state is not None:
+            conds.append(items.c.state == ItemState(state))
+        if campaign is not None:
+            conds.append(items.c.campaign == campaign)
+        if account is not None:
+            conds.append(items.c.account == account)
+        with self._read() as conn:
+            return self._fetch_items(conn, and_(*conds) if conds else None, limit=limit)
+
+    def get_item(self, item_id: int) -> Item:
+        """The item with its posts; NoSuchItem (`no item 12`) if there is none."""
+        with self._read() as conn:
+            return self._item_by_id(conn, item_id)
+
+    def find_item(self, campaign: str, account: str, source: str) -> Item | None:
+        """The latest item of that article identity that is not cancelled, or None."""
+        with self._read() as conn:
+            found = self._fetch_items(
+                conn,
+                and_(
+                    items.c.campaign == campaign,
+                    items.c.account == account,
+                    items.c.source == source,
+                    items.c.state != ItemState.CANCELLED,
+                ),
+                order=(items.c.id.desc(),),
+                limit=1,
+            )
+        return found[0] if found else None
+
+    # -- the user's commands ----------------------------------------------------------------
+
+    def cancel(self, item_id: int, *, now: datetime | None = None) -> Item:
+        """Cancel a scheduled, failed or needs_review item (or one whose publisher's lease expired);
+        its future slot is freed for the next enqueue. Posts already out stay out.
+        InvalidTransition for a published, cancelled, or currently publishing item."""
+        now = self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            state = ItemState(row.state)
+            if state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now:
+                raise InvalidTransition(
+                    f"item {item_id} is being published right now; it cannot be cancelled (try again in a moment)"
+                )
+            if state in (ItemState.PUBLISHED, ItemState.CANCELLED):
+                raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be cancelled")
+            self._free_slot(conn, row, now)
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(
+                    state=ItemState.CANCELLED,
+                    slot_at=None,
+                    ready_at=None,
+                    lease_holder=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            return self._item_by_id(conn, item_id)
+
+    def retry(self, item_id: int, *, now: datetime | None = None) -> Item:
+        """Put a failed or needs_review item back to scheduled, due now, with its attempts reset.
+        Posts already out are kept: publishing resumes with the first post not posted.
+        InvalidTransition for other states, or while a post's outcome is unknown (resolve it first)."""
+        now = self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            state = ItemState(row.state)
+            if state not in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
+                raise InvalidTransition(
+                    f"item {item_id} is {state.value}; only failed or needs_review items can be retried"
+                )
+            self._refuse_unknown(conn, item_id)
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(
+                    state=ItemState.SCHEDULED,
+                    due_at=now,
+                    next_attempt_at=now,
+                    ready_at=now,
+                    attempts=0,
+                    last_error=None,
+                    updated_at=now,
+                )
+            )
+            return self._item_by_id(conn, item_id)
+
+    def reschedule(self, item_id: int, at: datetime, *, now: datetime | None = None) -> Item:
+        """Move a scheduled, failed or needs_review item to `at` (it becomes scheduled, holds no
+        slot, and its former future slot is freed). InvalidTransition for published, cancelled or
+        currently publishing items, or while a post's outcome is unknown."""
+        now = self._now(now)
+        at = as_utc(at, "at")
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            state = ItemState(row.state)
+            if state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now:
+                raise InvalidTransition(f"item {item_id} is being published right now; it cannot be rescheduled")
+            if state in (ItemState.PUBLISHED, ItemState.CANCELLED):
+                raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be rescheduled")
+            self._refuse_unknown(conn, item_id)
+            self._free_slot(conn, row, now)
+            values: dict[str, Any] = dict(
+                state=ItemState.SCHEDULED,
+                due_at=at,
+                slot_at=None,
+                next_attempt_at=at,
+                ready_at=at,
+                lease_holder=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            if state in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
+                values.update(attempts=0, last_error=None)
+            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            return self._item_by_id(conn, item_id)
+
+    def reslot(self, item_id: int, schedule: Schedule, *, now: datetime | None = None) -> Item:
+        """Move a scheduled item to the next free slot of its account's `schedule` after now, as a
+        new enqueue would get (a missed slot: the daemon was down too long). Its old slot is freed
+        if still in the future. InvalidTransition unless the item is scheduled."""
+        now = self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            if row.state != ItemState.SCHEDULED:
+                raise InvalidTransition(f"item {item_id} is {row.state}; only a scheduled item can be re-slotted")
+            cursor = self._lock_account_cursor(conn, row.account)
+            self._free_slot(conn, row, now)
+            # Clear the old slot first: the new one may be that very slot given back a moment ago.
+            conn.execute(update(items).where(items.c.id == item_id).values(slot_at=None))
+            slot = self._take_slot(conn, row.account, schedule, now, cursor)
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(due_at=slot, slot_at=slot, next_attempt_at=slot, ready_at=slot, updated_at=now)
+            )
+            return self._item_by_id(conn, item_id)
+
+    @staticmethod
+    def _refuse_unknown(conn: Connection, item_id: int) -> None:
+        unknown = conn.execute(
+            select(posts.c.idx).where(posts.c.item_id == item_id, posts.c.state == PostState.UNKNOWN).limit(1)
+        ).scalar()
+        if unknown is not None:
+            raise InvalidTransition(
+                f"item {item_id}: whether post {unknown} went out is unknown; settle it first with "
+                f"`crieur queue resolve {item_id} --posted URL` or `--not-posted`"
+            )

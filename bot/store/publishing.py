@@ -1,0 +1,475 @@
+"""The publisher's side of the queue: claiming due items under a lease, recording each post, failures and history."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy.sql import ColumnElement
+
+from bot.store.base import StoreBase, as_utc
+from bot.store.model import (
+    Attempt,
+    InvalidTransition,
+    Item,
+    ItemState,
+    LeaseLost,
+    PostState,
+    StoreError,
+)
+from bot.store.schema import accounts, attempts, items, posts
+
+
+def _not_paused(now: datetime) -> ColumnElement[bool]:
+    """SQL: the item's account is not paused at `now`."""
+    return ~exists().where(
+        accounts.c.account == items.c.account,
+        accounts.c.pause_reason.is_not(None),
+        or_(accounts.c.paused_until.is_(None), accounts.c.paused_until > now),
+    )
+
+
+class PublishingMixin(StoreBase):
+    """Claiming, leases, per-post records, failures and the attempts history."""
+
+    def _due_query(self, now: datetime, campaigns: Collection[str] | None) -> Any:
+        # `ready_at <= now` walks ix_items_ready in due order: items that cannot be claimed have
+        # NULL there and are not in that partial index. No test on `state` here (ready_at is
+        # non-NULL exactly while scheduled or publishing): it would tempt SQLite's planner into
+        # the state index and a sort of every due item.
+        query = (
+            select(items.c.id)
+            .where(items.c.ready_at <= now, _not_paused(now))
+            .order_by(items.c.ready_at, items.c.id)
+            .limit(1)
+        )
+        if campaigns is not None:
+            # `campaign || ''` rather than `campaign`: with a bare column SQLite would pick the
+            # identity index and sort every due item of the campaign instead of walking ready_at.
+            query = query.where((items.c.campaign + "").in_(list(campaigns)))
+        return query
+
+    def claim_due(
+        self,
+        now: datetime | None,
+        holder: str,
+        lease: timedelta,
+        *,
+        campaigns: Collection[str] | None = None,
+    ) -> Item | None:
+        """Claim the next item due at `now` for `holder`, or return None when nothing is due.
+
+        Due = scheduled with due_at and next_attempt_at <= now, or publishing with an expired
+        lease (its holder died: taken over), of an account not paused, of one of `campaigns` when
+        given; the earliest first. The item becomes publishing, held by `holder` until now + lease.
+        No two holders ever get the same item: PostgreSQL skips rows other claimers have locked
+        (FOR UPDATE SKIP LOCKED); SQLite's write transaction excludes other writers.
+        """
+        now = self._now(now)
+        with self._write() as conn:
+            item_id = conn.execute(self._due_query(now, campaigns).with_for_update(skip_locked=True)).scalar()
+            if item_id is None:
+                return None
+            expires = now + lease
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(
+                    state=ItemState.PUBLISHING,
+                    lease_holder=holder,
+                    lease_expires_at=expires,
+                    ready_at=expires,
+                    updated_at=now,
+                )
+            )
+            return self._item_by_id(conn, item_id)
+
+    def next_due_at(self, now: datetime | None = None, *, campaigns: Collection[str] | None = None) -> datetime | None:
+        """When the daemon should next wake up: the earliest time an item becomes claimable.
+
+        That is the earliest `ready_at` of items of accounts not paused (possibly in the past:
+        wake now), or the end of an account's pause when it has items waiting; None when nothing
+        is scheduled. Accounts paused until resumed do not wake anyone.
+        """
+        now = self._now(now)
+        with self._read() as conn:
+            query = (
+                select(items.c.ready_at)
+                .where(items.c.ready_at.is_not(None), _not_paused(now))
+                .order_by(items.c.ready_at, items.c.id)
+                .limit(1)
+            )
+            pauses = select(func.min(accounts.c.paused_until)).where(
+                accounts.c.pause_reason.is_not(None),
+                accounts.c.paused_until > now,
+                exists().where(items.c.account == accounts.c.account, items.c.ready_at.is_not(None)),
+            )
+            if campaigns is not None:
+                query = query.where(items.c.campaign.in_(list(campaigns)))
+                pauses = pauses.where(
+                    exists().where(
+                        items.c.account == accounts.c.account,
+                        items.c.ready_at.is_not(None),
+                        items.c.campaign.in_(list(campaigns)),
+                    )
+                )
+            times = [t for t in (conn.execute(query).scalar(), conn.execute(pauses).scalar()) if t is not None]
+        return min(as_utc(t) for t in times) if times else None
+
+    def renew_lease(self, item_id: int, holder: str, lease: timedelta, *, now: datetime | None = None) -> datetime:
+        """Extend `holder`'s lease on the item to now + lease and return the new expiry.
+
+        Call it before each post: LeaseLost means another holder took the item (this one stalled
+        past its lease) or it was released, and the caller must stop publishing it at once.
+        """
+        now = self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            self._check_holder(row, holder)
+            expires = now + lease
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(lease_expires_at=expires, ready_at=expires, updated_at=now)
+            )
+            return expires
+
+    def release(self, item_id: int, holder: str, *, now: datetime | None = None) -> bool:
+        """Give back an item `holder` claimed but will not finish (shutdown): it is scheduled
+        again, claimable at once by anyone. False (and nothing changes) if `holder` does not hold it."""
+        now = self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            if row.state != ItemState.PUBLISHING or row.lease_holder != holder:
+                return False
+            self._unlease(conn, row, now)
+            return True
+
+    def release_all(self, holder: str, *, now: datetime | None = None) -> int:
+        """Release every item `holder` holds (a stopping node frees its items at once); the count."""
+        now = self._now(now)
+        with self._write() as conn:
+            rows = conn.execute(
+                select(items)
+                .where(items.c.state == ItemState.PUBLISHING, items.c.lease_holder == holder)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                self._unlease(conn, row, now)
+            return len(rows)
+
+    @staticmethod
+    def _unlease(conn: Connection, row: Any, now: datetime) -> None:
+        conn.execute(
+            update(items)
+            .where(items.c.id == row.id)
+            .values(
+                state=ItemState.SCHEDULED,
+                lease_holder=None,
+                lease_expires_at=None,
+                ready_at=max(row.due_at, row.next_attempt_at),
+                updated_at=now,
+            )
+        )
+
+    @staticmethod
+    def _check_holder(row: Any, holder: str) -> None:
+        if row.state != ItemState.PUBLISHING or row.lease_holder != holder:
+            other = f"held by {row.lease_holder}" if row.lease_holder else ItemState(row.state).value
+            raise LeaseLost(f"item {row.id} is no longer held by {holder} (it is {other})")
+
+    def mark_sending(self, item_id: int, index: int, holder: str, *, now: datetime | None = None) -> None:
+        """Write ahead, durably, that post `index` is about to be sent: its state becomes unknown.
+
+        Call it right before the request to the platform; `record_post` (sent) or
+        `mark_not_sent` (certainly not sent) settles it. If the process dies in between, the post
+        stays unknown, so whoever resumes the thread checks the platform instead of posting again.
+        LeaseLost if `holder` does not hold the item (then do not send); StoreError if the post
+        is already posted.
+        """
+        now = self._now(now)
+        with self._write(durable=True) as conn:
+            row = self._lock_item(conn, item_id)
+            self._check_holder(row, holder)
+            post = self._post(conn, item_id, index)
+            if post.state == PostState.POSTED:
+                raise StoreError(f"item {item_id} post {index} is already posted ({post.remote_id}); not sending it again")
+            conn.execute(
+                update(posts).where(posts.c.item_id == item_id, posts.c.idx == index).values(state=PostState.UNKNOWN)
+            )
+
+    def mark_not_sent(self, item_id: int, index: int, holder: str, *, now: datetime | None = None) -> bool:
+        """Undo `mark_sending` when the request certainly did not reach the platform: the post is
+        pending again. Only while `holder` still holds the item (another holder may be sending the
+        same post by now); returns False, changing nothing, otherwise or if the post is posted."""
+        self._now(now)
+        with self._write() as conn:
+            row = self._lock_item(conn, item_id)
+            if row.state != ItemState.PUBLISHING or row.lease_holder != holder:
+                return False
+            return (
+                conn.execute(
+                    update(posts)
+                    .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state == PostState.UNKNOWN)
+                    .values(state=PostState.PENDING)
+                ).rowcount
+                == 1
+            )
+
+    def record_post(
+        self,
+        item_id: int,
+        index: int,
+        remote_id: str,
+        url: str | None,
+        posted_at: datetime,
+        *,
+        now: datetime | None = None,
+    ) -> Item:
+        """Store that post `index` (1-based) of the item is on the platform as `remote_id` at `url`.
+
+        Call it right after the platform accepted the post and before posting the next one: it
+        is what makes a crash-restart resume instead of posting again. It records whatever the
+        item's lease (the post is out either way). Recording the same remote id again does
+        nothing; a different one raises StoreError. When every post is recorded the item becomes
+        published (unless it was cancelled meanwhile) and its lease is cleared. An attempt row
+        ("posted") is written.
+        """
+        now = self._now(now)
+        posted_at = as_utc(posted_at, "posted_at")
+        remote_id = str(remote_id)
+        with self._write(durable=True) as conn:
+            row = self._lock_item(conn, item_id)
+            post = self._post(conn, item_id, index)
+            if post.state == PostState.POSTED:
+                if post.remote_id == remote_id:
+                    return self._item_by_id(conn, item_id)
+                raise StoreError(
+                    f"item {item_id} post {index} is already recorded as posted with remote id "
+                    f"{post.remote_id}, not {remote_id}: it may be on the platform twice"
+                )
+            conn.execute(
+                update(posts)
+                .where(posts.c.item_id == item_id, posts.c.idx == index)
+                .values(state=PostState.POSTED, remote_id=remote_id, url=url, posted_at=posted_at)
+            )
+            self._history(conn, row, now, "posted", None, index=index, remote_id=remote_id)
+            left = conn.execute(
+                select(func.count()).where(posts.c.item_id == item_id, posts.c.state != PostState.POSTED)
+            ).scalar_one()
+            if left == 0 and row.state != ItemState.CANCELLED:
+                conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id)
+                    .values(
+                        state=ItemState.PUBLISHED,
+                        lease_holder=None,
+                        lease_expires_at=None,
+                        ready_at=None,
+                        last_error=None,
+                        updated_at=now,
+                    )
+                )
+            else:
+                conn.execute(update(items).where(items.c.id == item_id).values(updated_at=now))
+            return self._item_by_id(conn, item_id)
+
+    def post_failed(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        retry_at: datetime | None = None,
+        final_state: ItemState | str | None = None,
+        index: int | None = None,
+        unknown: bool = False,
+        holder: str | None = None,
+        now: datetime | None = None,
+    ) -> Item:
+        """Record a failed publish attempt of a publishing item and release its lease.
+
+        `final_state` "failed" or "needs_review" ends the item there; otherwise it goes back to
+        scheduled, next attempt at `retry_at` (now when None). `attempts` grows by one and
+        `last_error` = `error` (the platform's message; never a token). `index` names the post
+        concerned; with `unknown=True` that post's outcome is marked unknown (the request may
+        have reached the platform): retry/reschedule then refuse until `resolve_post` settles it.
+        An attempt row is written (outcome: the final state, "unknown" or "retry").
+        InvalidTransition if the item is not publishing; LeaseLost if `holder` is given and
+        does not hold it.
+        """
+        now = self._now(now)
+        final = ItemState(final_state) if final_state is not None else None
+        if final not in (None, ItemState.FAILED, ItemState.NEEDS_REVIEW):
+            raise ValueError(f"final_state must be failed or needs_review, not {final}")
+        if unknown and index is None:
+            raise ValueError("unknown=True needs the index of the post concerned")
+        with self._write(durable=True) as conn:
+            row = self._lock_item(conn, item_id)
+            if row.state != ItemState.PUBLISHING:
+                raise InvalidTransition(f"item {item_id} is {row.state}; only a publishing item can fail")
+            if holder is not None:
+                self._check_holder(row, holder)
+            if index is not None:
+                self._post(conn, item_id, index)
+            if unknown:
+                conn.execute(
+                    update(posts)
+                    .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state != PostState.POSTED)
+                    .values(state=PostState.UNKNOWN)
+                )
+            values: dict[str, Any] = dict(
+                attempts=row.attempts + 1,
+                last_error=error,
+                lease_holder=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            if final is not None:
+                values.update(state=final, ready_at=None)
+                outcome = final.value
+            else:
+                retry = as_utc(retry_at, "retry_at") if retry_at is not None else now
+                values.update(state=ItemState.SCHEDULED, next_attempt_at=retry, ready_at=max(row.due_at, retry))
+                outcome = "retry"
+            if unknown:
+                outcome = "unknown"
+            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            self._history(conn, row, now, outcome, error, index=index)
+            return self._item_by_id(conn, item_id)
+
+    def resolve_post(
+        self,
+        item_id: int,
+        index: int,
+        *,
+        posted: bool,
+        remote_id: str | None = None,
+        url: str | None = None,
+        now: datetime | None = None,
+    ) -> Item:
+        """A person settles a post whose outcome was unknown (`crieur queue resolve`).
+
+        `posted=True` records it as posted (`remote_id` required, `url` optional); `posted=False`
+        makes it pending again (it will be posted). The thread then goes on: the item becomes
+        published if every post is out, else scheduled and due now. InvalidTransition for a
+        published or cancelled item, one being published, or a post that is already posted.
+        """
+        now = self._now(now)
+        if posted and not remote_id:
+            raise StoreError(f"item {item_id} post {index}: a posted post needs its remote id")
+        with self._write(durable=True) as conn:
+            row = self._lock_item(conn, item_id)
+            state = ItemState(row.state)
+            if state in (ItemState.PUBLISHED, ItemState.CANCELLED) or (
+                state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now
+            ):
+                what = "being published" if state == ItemState.PUBLISHING else state.value
+                raise InvalidTransition(f"item {item_id} is {what}; its posts cannot be resolved now")
+            post = self._post(conn, item_id, index)
+            if post.state == PostState.POSTED:
+                raise InvalidTransition(f"item {item_id} post {index} is already posted ({post.remote_id})")
+            conn.execute(
+                update(posts)
+                .where(posts.c.item_id == item_id, posts.c.idx == index)
+                .values(
+                    state=PostState.POSTED if posted else PostState.PENDING,
+                    remote_id=str(remote_id) if posted else None,
+                    url=url if posted else None,
+                    posted_at=now if posted else None,
+                )
+            )
+            self._history(
+                conn,
+                row,
+                now,
+                "resolved",
+                "posted" if posted else "not posted",
+                index=index,
+                remote_id=str(remote_id) if posted else None,
+            )
+            left = conn.execute(
+                select(func.count()).where(posts.c.item_id == item_id, posts.c.state != PostState.POSTED)
+            ).scalar_one()
+            if left == 0:
+                values: dict[str, Any] = dict(state=ItemState.PUBLISHED, ready_at=None)
+            else:
+                values = dict(state=ItemState.SCHEDULED, next_attempt_at=now, ready_at=max(row.due_at, now), attempts=0)
+            values.update(lease_holder=None, lease_expires_at=None, last_error=None, updated_at=now)
+            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            return self._item_by_id(conn, item_id)
+
+    # -- history ----------------------------------------------------------------------------
+
+    def record_attempt(
+        self,
+        item_id: int,
+        outcome: str,
+        message: str | None = None,
+        *,
+        index: int | None = None,
+        remote_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Append an event to the item's history that no other method writes (e.g. "deferred")."""
+        now = self._now(now)
+        with self._write() as conn:
+            row = conn.execute(select(items.c.id, items.c.account).where(items.c.id == item_id)).first()
+            if row is None:
+                raise StoreError(f"no item {item_id}")
+            self._history(conn, row, now, outcome, message, index=index, remote_id=remote_id)
+
+    def attempts(self, item_id: int) -> list[Attempt]:
+        """The item's history, oldest first (empty for an unknown id)."""
+        with self._read() as conn:
+            rows = conn.execute(select(attempts).where(attempts.c.item_id == item_id).order_by(attempts.c.id)).all()
+        return [
+            Attempt(
+                id=r.id,
+                item_id=r.item_id,
+                account=r.account,
+                at=r.at,
+                post_index=r.post_index,
+                outcome=r.outcome,
+                message=r.message,
+                remote_id=r.remote_id,
+            )
+            for r in rows
+        ]
+
+    def prune_attempts(self, before: datetime) -> int:
+        """Delete history rows older than `before`; the number deleted."""
+        before = as_utc(before, "before")
+        with self._write() as conn:
+            return conn.execute(delete(attempts).where(attempts.c.at < before)).rowcount
+
+    @staticmethod
+    def _history(
+        conn: Connection,
+        row: Any,
+        now: datetime,
+        outcome: str,
+        message: str | None,
+        *,
+        index: int | None = None,
+        remote_id: str | None = None,
+    ) -> None:
+        conn.execute(
+            attempts.insert().values(
+                item_id=row.id,
+                account=row.account,
+                at=now,
+                post_index=index,
+                outcome=outcome,
+                message=message,
+                remote_id=remote_id,
+            )
+        )
+
+    @staticmethod
+    def _post(conn: Connection, item_id: int, index: int) -> Any:
+        post = conn.execute(select(posts).where(and_(posts.c.item_id == item_id, posts.c.idx == index))).first()
+        if post is None:
+            raise StoreError(f"item {item_id} has no post {index}")
+        return post
