@@ -35,7 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_all(subparsers)
+    _accept_global_options_anywhere(subparsers)
     return parser
+
+
+def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction) -> None:
+    """Let `--debug` and `--log-level` also follow the subcommand (`crieur preview a.txt --debug`)."""
+    for sub in subparsers.choices.values():
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub.add_argument(
+            "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+            default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+        )
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options_anywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

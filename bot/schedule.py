@@ -18,7 +18,7 @@ _MARGIN = timedelta(hours=3)
 # A schedule with no slot in this many wall-clock days never fires (e.g. "0 0 30 2 *").
 _HORIZON = timedelta(days=366 * 5)
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # standard cron: 0 = Sunday
 _FULL_WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -42,7 +42,7 @@ class NoSlotError(LookupError):
 
 
 def parse_duration(value: object) -> timedelta:
-    """Read `20s`, `5m`, `1h`, `1h30m`, `2d` (or `0`) as a timedelta.
+    """Read `20s`, `5m`, `1h`, `1h30m`, `2d`, `500ms` (or `0`) as a timedelta.
 
     :raises ValueError: with a message quoting the value, for anything else (a bare number other
         than 0 is refused: `spacing: 20` would silently mean seconds to some and minutes to others).
@@ -55,8 +55,8 @@ def parse_duration(value: object) -> timedelta:
     match = _DURATION.fullmatch(text) if text else None
     if not match or not any(match.groups()):
         raise ValueError(f'invalid duration "{value}": use e.g. 20s, 5m, 1h, 1h30m')
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    days, hours, minutes, seconds, millis = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds, milliseconds=millis)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,17 @@ class Adapter(ABC):
 
     #: the entry-point name, also the `bot.platforms` profile name
     name: ClassVar[str] = ""
+    #: True when repeating `publish` with the same idempotency key cannot create a second post
+    #: (the platform deduplicates); the publisher then retries an undecided post instead of
+    #: sending it to a person for review.
+    idempotent: ClassVar[bool] = False
+
+    def rate_limit(self) -> dict[str, str] | None:
+        """The rate-limit headers of the last response (lower-case names), if the adapter knows them.
+
+        The publisher stores them per account so that every process sees the remaining budget.
+        """
+        return None
 
     @classmethod
     @abstractmethod

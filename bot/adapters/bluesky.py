@@ -101,6 +101,7 @@ class BlueskyAdapter(Adapter):
     """
 
     name = "bluesky"
+    idempotent = True
 
     def __init__(self, client: Client, *, handle: str, password: str, service: str,
                  session_file: Path | None, secrets: list[str]) -> None:

@@ -32,6 +32,7 @@ class DryRunAdapter(Adapter):
     """
 
     name = "dryrun"
+    idempotent = True
 
     def __init__(self, path: Path) -> None:
         self.path = path

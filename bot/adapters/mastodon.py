@@ -43,6 +43,7 @@ class MastodonAdapter(Adapter):
     """
 
     name = "mastodon"
+    idempotent = True
 
     def __init__(self, api: Mastodon, *, visibility: str | None, secrets: list[str],
                  media_wait: float = 30.0, poll_interval: float = 0.5) -> None:
@@ -191,6 +192,15 @@ class MastodonAdapter(Adapter):
         else:
             text = str(args[0]) if args else type(exc).__name__
         return redact(text, self._secrets)
+
+    def rate_limit(self) -> dict[str, str] | None:
+        """X-RateLimit-Remaining and -Reset as Mastodon.py last read them."""
+        remaining = getattr(self._api, "ratelimit_remaining", None)
+        reset = getattr(self._api, "ratelimit_reset", None)
+        if remaining is None or not reset:
+            return None
+        when = datetime.fromtimestamp(float(reset), tz=timezone.utc).isoformat()
+        return {"x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": when}
 
     def _reset_time(self) -> datetime:
         # Mastodon.py parsed X-RateLimit-Reset (and corrected it for the server's clock).

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands import preview
+from bot.commands import enqueue, preview, queue_cmd, run, validate
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
     """Add every subcommand's parser (its `handler` is set as a parser default)."""
     preview.register(subparsers)
+    validate.register(subparsers)
+    enqueue.register(subparsers)
+    queue_cmd.register(subparsers)
+    run.register(subparsers)

@@ -180,7 +180,10 @@ class ItemsMixin(StoreBase):
         )
         try:
             item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
-        except IntegrityError:
+        except IntegrityError as exc:
+            detail = str(exc.orig)
+            if "slot" not in detail:  # not the (account, slot_at) index: a bug, not a taken slot
+                raise
             # Only possible if something other than enqueue gave an item a slot past the cursor.
             raise StoreError(
                 f"slot {due.isoformat()} of {new.account} is already taken; the store's slot cursor is "

@@ -15,11 +15,18 @@ class StoreError(CrieurError):
 
 
 class NoSuchItem(StoreError):
-    """The item id names no item (`no item 12`)."""
+    """The item id names no item (`no item 12`); a user mistake, so exit code 2."""
+
+    exit_code = 2
 
 
 class InvalidTransition(StoreError):
-    """The item's state does not allow the operation (`item 12 is published; it cannot be cancelled`)."""
+    """The item's state does not allow the operation (`item 12 is published; it cannot be cancelled`).
+
+    Asked for by the user on the command line, so exit code 2 (bad input).
+    """
+
+    exit_code = 2
 
 
 class LeaseLost(StoreError):

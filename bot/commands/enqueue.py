@@ -1,0 +1,75 @@
+"""`crieur enqueue`: format a campaign's articles and put them in the queue on free slots."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.commands.common import add_db_option, open_store_for
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "enqueue",
+        help="queue a campaign's articles on its posting slots",
+        description="Format ARTICLEs (default: what the campaign's sources have that is not queued yet) "
+        "for every account of CAMPAIGN and queue them on the next free slots.",
+    )
+    parser.add_argument("campaign", metavar="CAMPAIGN", help="campaign YAML file")
+    parser.add_argument("articles", nargs="*", metavar="ARTICLE", help="article files")
+    parser.add_argument("--at", metavar="TIME", help="post at TIME (ISO 8601, campaign zone if no offset) or 'now'")
+    parser.add_argument("--account", action="append", metavar="NAME", help="only this account (repeatable)")
+    parser.add_argument("--force", action="store_true", help="queue again even if already queued or published")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be queued; change nothing")
+    add_db_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bot.article import load_article
+    from bot.campaign import load_campaign
+    from bot.enqueue import iter_enqueue
+    from bot.sources import SourceArticle
+    from bot.timefmt import format_local, parse_at
+
+    campaign = load_campaign(args.campaign)
+    now = datetime.now(timezone.utc)
+    at = parse_at(args.at, campaign.timezone, now=now) if args.at else None
+    store = open_store_for(args, announce=not args.dry_run)
+    source_errors: list = []
+    polled = None
+    if args.articles:
+        articles = [
+            SourceArticle(source=str(Path(path).resolve()), article=load_article(path, default_lang=campaign.lang))
+            for path in args.articles
+        ]
+    else:
+        from bot.sources import campaign_articles
+
+        # Record what the sources yielded only once it is safely queued (and never on a dry run).
+        polled = campaign_articles(campaign, store, commit=False)
+        articles = list(polled)
+        source_errors = list(polled.errors)
+    reports = iter_enqueue(
+        campaign, store, articles, accounts=args.account, at=at, force=args.force, dry_run=args.dry_run, now=now
+    )
+    would = "would be " if args.dry_run else ""
+    verb = {"queued": f"{would}queued", "reformatted": f"{would}re-formatted in place",
+            "duplicate": "already queued, nothing to do", "already_published": "already published, not posted again"}
+    printed = 0
+    for report in reports:  # printed as each is stored: an error later still shows what was done
+        printed += 1
+        when = format_local(report.due_at, campaign.timezone)
+        ident = f"#{report.item_id} " if report.item_id is not None else ""
+        print(f"{ident}{report.account}: {Path(report.source).name}: "
+              f"{verb.get(report.action, report.action)} ({report.posts} posts) for {when}")
+    if polled is not None and not args.dry_run:
+        polled.commit()
+    if not printed:
+        print("nothing to enqueue")
+    for error in source_errors:
+        print(f"crieur: {error}", file=sys.stderr)
+    return 1 if source_errors else 0

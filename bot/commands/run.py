@@ -1,0 +1,119 @@
+"""`crieur run`: the posting daemon (see bot.scheduler), with signals, locking and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.commands.common import add_db_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="publish queued threads when they are due (the daemon)",
+        description="Publish the queued threads of the served campaigns when they are due. "
+        "Without CAMPAIGN files, serves config/campaigns/*.yaml under the current directory.",
+    )
+    parser.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign YAML files")
+    parser.add_argument("--config", metavar="DIR", help="serve DIR/*.yaml (default: config/campaigns)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="publish through the dry-run adapter into a separate store (queue/dryrun.db)")
+    parser.add_argument("--once", action="store_true", help="publish what is due now, then exit")
+    parser.add_argument("--lease", default="30s", metavar="DURATION", help="claim lease (default 30s)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--prune-history", default="90d", metavar="DURATION",
+                        help="delete attempt history older than this (default 90d)")
+    add_db_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    from bot.campaign import load_campaigns
+    from bot.errors import BadInput
+    from bot.logs import configure_logging
+    from bot.publisher import AdapterPool
+    from bot.scheduler import Daemon, StoreLock
+    from bot.schedule import parse_duration
+    from bot.store import open_store, resolve_store_url
+
+    paths = _campaign_paths(args)
+    campaigns = load_campaigns(paths)
+    zones = {c.timezone.key for c in campaigns}
+    configure_logging(args.log_format, campaigns[0].timezone if len(zones) == 1 else timezone.utc)
+    log = logging.getLogger("crieur.daemon")
+    try:
+        lease = parse_duration(args.lease)
+        keep = parse_duration(args.prune_history)
+    except ValueError as error:
+        raise BadInput(f"--lease/--prune-history: {error}") from None
+
+    db = args.db
+    if args.dry_run and not db:
+        # A dry run never marks a real item published: it has its own store, beside the real
+        # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
+        real = resolve_store_url(None)
+        beside = Path(real.split(":///", 1)[1]) if real.startswith("sqlite") else Path("queue/crieur.db")
+        db = str(beside.with_name("dryrun.db"))
+    url = resolve_store_url(db)
+    store = open_store(url)
+    lock = None
+    if url.startswith("sqlite"):
+        lock = StoreLock(Path(url.split(":///", 1)[1]))
+        lock.acquire()
+    dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
+        args.dry_run and url.startswith("sqlite")) else None
+    pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
+    daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease)
+    for line in daemon.describe().splitlines():
+        log.info(line)
+    pruned = store.prune_attempts(datetime.now(timezone.utc) - keep)
+    if pruned:
+        log.info("pruned %d attempt(s) older than %s from the history", pruned, args.prune_history)
+
+    interrupted = False
+
+    def on_stop(signum: int, _frame: object) -> None:
+        nonlocal interrupted
+        interrupted = signum == signal.SIGINT
+        log.info("stopping (%s): finishing the post in flight", signal.Signals(signum).name)
+        daemon.stop()
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        daemon.reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    try:
+        if args.once:
+            code = daemon.run_once()
+        else:
+            daemon.run_forever()
+            code = 130 if interrupted else 0
+    finally:
+        pool.close()
+        if lock is not None:
+            lock.release()
+        store.close()
+    if args.once and interrupted:
+        return 130
+    return code
+
+
+def _campaign_paths(args: argparse.Namespace) -> list:
+    from pathlib import Path
+
+    from bot.errors import BadInput
+
+    if args.campaigns:
+        return [Path(p) for p in args.campaigns]
+    folder = Path(args.config or "config/campaigns")
+    paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    if not paths:
+        raise BadInput(f"{folder}: no campaign files (*.yaml); name CAMPAIGN files or --config DIR")
+    return paths

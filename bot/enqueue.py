@@ -1,0 +1,171 @@
+"""Turn a campaign's articles into queue items: format per account, then store on the next free slot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.errors import BadInput
+
+
+@dataclass(frozen=True)
+class EnqueueReport:
+    """What happened to one (article, account) pair; `action` is the store's outcome."""
+
+    source: str
+    account: str
+    action: str
+    item_id: int | None
+    due_at: datetime | None
+    posts: int
+    message: str
+
+
+class AccountSchedule:
+    """A campaign schedule seen from one account (its offset applied), as the store expects it."""
+
+    def __init__(self, schedule, account) -> None:  # noqa: ANN001 - campaign types, imported lazily
+        self._schedule = schedule
+        self._account = account
+
+    def next_slot(self, after: datetime) -> datetime:
+        return self._schedule.next_slot(after, self._account)
+
+
+def headline(article, width: int = 80) -> str:  # noqa: ANN001
+    """A title for listings when the article has none: the start of its body, cut at a word."""
+    first = article.paragraphs[0] if article.paragraphs else ""
+    if len(first) <= width:
+        return first
+    return first[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
+def platform_for(account):  # noqa: ANN001, ANN201
+    """The platform profile used to format for `account` (its limit overrides applied)."""
+    from bot.platforms import get_platform
+
+    overrides = {key: account.settings[key] for key in ("limit", "url_length") if account.settings.get(key)}
+    return get_platform(account.profile, **overrides)
+
+
+# What each platform accepts per post, checked at enqueue so a thread never stalls on its image.
+# (count, bytes per image, alt-text characters); an instance may allow more, never less here.
+MEDIA_LIMITS: dict[str, tuple[int, int, int]] = {
+    "x": (4, 5 * 1024 * 1024, 1000),
+    "mastodon": (4, 16 * 1024 * 1024, 1500),
+    "bluesky": (4, 1_000_000, 2000),
+    "dryrun": (4, 16 * 1024 * 1024, 1500),
+}
+
+
+def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
+    """The article's media as stored with the item: path, alt and sha256 (checked before posting).
+
+    Raises BadInput (naming the article) for a missing file or one over the platform's limits.
+    """
+    from bot.publisher import media_fingerprint
+
+    count, max_bytes, max_alt = MEDIA_LIMITS.get(profile, MEDIA_LIMITS["dryrun"])
+    where = article.path or "<article>"
+    if len(article.media) > count:
+        raise BadInput(f"{where}: {len(article.media)} media files; {profile} takes at most {count} per post")
+    entries = []
+    for media in article.media:
+        path = media.path
+        if not path.is_file():
+            raise BadInput(f"{where}: media file {path} does not exist")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise BadInput(f"{where}: media file {path} is {size:,} bytes; {profile} takes at most {max_bytes:,}")
+        if len(media.alt) > max_alt:
+            raise BadInput(f"{where}: alt text of {path.name} is {len(media.alt)} characters; "
+                           f"{profile} takes at most {max_alt}")
+        entries.append({"path": str(path.resolve()), "alt": media.alt, "sha256": media_fingerprint(path)})
+    return entries
+
+
+def enqueue_articles(
+    campaign,  # noqa: ANN001
+    store,  # noqa: ANN001
+    articles: Iterable,  # SourceArticle
+    *,
+    accounts: Sequence[str] | None = None,
+    at: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> list[EnqueueReport]:
+    """Format every article for every selected account of `campaign` and enqueue it (see `iter_enqueue`)."""
+    return list(iter_enqueue(campaign, store, articles, accounts=accounts, at=at, force=force,
+                             dry_run=dry_run, now=now))
+
+
+def iter_enqueue(
+    campaign,  # noqa: ANN001
+    store,  # noqa: ANN001
+    articles: Iterable,  # SourceArticle
+    *,
+    accounts: Sequence[str] | None = None,
+    at: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> Iterator[EnqueueReport]:
+    """Format every article for every selected account, then enqueue each thread, yielding reports.
+
+    Every thread is formatted (and its media checked) before anything is written, so bad input
+    leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
+    exactly what will go out. With `dry_run`, the store says what it would do and keeps nothing.
+    """
+    from bot.formatter import format_thread
+    from bot.store import NewItem
+
+    selected = _select_accounts(campaign, accounts)
+    planned: list[tuple[NewItem, object, int]] = []
+    for source_article in articles:
+        article = source_article.article
+        for account in selected:
+            platform = platform_for(account)
+            thread = format_thread(article, platform, campaign.format_options(account.profile))
+            new = NewItem(
+                campaign=campaign.name,
+                account=account.name,
+                platform=account.platform,
+                source=source_article.source,
+                content_hash=article.content_hash,
+                title=article.title or headline(article),
+                posts=[post.text for post in thread.posts],
+                media=media_entries(article, account.profile),
+                options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url},
+                lang=article.lang,
+            )
+            planned.append((new, account, len(thread.posts)))
+    for new, account, count in planned:
+        outcome = store.enqueue(
+            new,
+            schedule=AccountSchedule(campaign.schedule, account),
+            at=at,
+            now=now,
+            force=force,
+            dry_run=dry_run,
+        )
+        yield EnqueueReport(
+            source=new.source,
+            account=new.account,
+            action=outcome.action,
+            item_id=outcome.item.id if outcome.item else None,
+            due_at=outcome.item.due_at if outcome.item else None,
+            posts=count,
+            message=outcome.message,
+        )
+
+
+def _select_accounts(campaign, names: Sequence[str] | None) -> list:  # noqa: ANN001
+    if not names:
+        return list(campaign.accounts.values())
+    unknown = [name for name in names if name not in campaign.accounts]
+    if unknown:
+        known = ", ".join(sorted(campaign.accounts))
+        raise BadInput(f"{campaign.path}: no account {unknown[0]!r} in campaign {campaign.name} (it has: {known})")
+    return [campaign.accounts[name] for name in names]

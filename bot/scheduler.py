@@ -1,0 +1,320 @@
+"""The posting daemon behind `crieur run`: APScheduler wakes it when the next item is due.
+
+One `BlockingScheduler` drives three kinds of jobs: `publish` (armed at the earliest due time
+in the store, re-armed whenever that changes), `sweep` (every 30 s: picks up items other
+processes added), and one `poll:<campaign>` job per campaign with folder or feed sources. All
+publishing happens in the single `publish` job (max one instance), so posts of one process never
+race each other; several processes (nodes) share the work through the store's leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.errors import CrieurError
+from bot.publisher import AdapterPool, Publisher, PublishResult
+
+log = logging.getLogger("crieur.daemon")
+
+SWEEP_INTERVAL = timedelta(seconds=30)
+
+
+@dataclass
+class RunReport:
+    """What a run did; `--once` turns it into the exit code (1 if anything failed or needs review)."""
+
+    published: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    needs_review: list[int] = field(default_factory=list)
+
+    def add(self, result: PublishResult) -> None:
+        bucket = {
+            "published": self.published,
+            "failed": self.failed,
+            "needs_review": self.needs_review,
+        }.get(result.outcome, self.retried)
+        bucket.append(result.item_id)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.failed or self.needs_review) else 0
+
+
+def make_holder() -> str:
+    """A lease holder name unique to this process: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class StoreLock:
+    """One daemon per SQLite store: an exclusive `flock` on `<db>.lock` beside the database.
+
+    The operating system releases the lock when the holder dies (even by SIGKILL), so a restart
+    takes over at once; a second daemon started while the first lives gets a clear error.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._handle: Any = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise CrieurError(
+                f"another `crieur run` ({holder}) is already serving {self.path.with_suffix('')}; "
+                "one daemon per SQLite store (use PostgreSQL, --db postgresql://…, for several)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class Daemon:
+    """Publishes the served campaigns' due items until stopped (or once, with `once`).
+
+    `load_campaigns` returns the campaigns to serve (called again on SIGHUP: a bad file is
+    reported and the old version kept). The store is shared with other processes; everything
+    this daemon does is recorded there before the next step.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        load_campaigns: Callable[[], Sequence[Any]],
+        *,
+        pool: AdapterPool,
+        lease: timedelta = timedelta(seconds=30),
+        sweep: timedelta = SWEEP_INTERVAL,
+        holder: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self._load_campaigns = load_campaigns
+        self.pool = pool
+        self.lease = lease
+        self.sweep = sweep
+        self.holder = holder or make_holder()
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.stop_event = threading.Event()
+        self.report = RunReport()
+        self.campaigns: dict[str, Any] = {c.name: c for c in load_campaigns()}
+        self.publisher = Publisher(
+            store, self.campaigns, pool, holder=self.holder, lease=lease, stop=self.stop_event, clock=self._clock
+        )
+        self._publish_lock = threading.Lock()
+        self._scheduler: Any = None
+
+    # -- start -------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """The start banner: the store, and the campaigns and accounts served."""
+        lines = [f"store: {self.store.display_url}"]
+        for campaign in self.campaigns.values():
+            accounts = ", ".join(f"{a.name} ({a.platform})" for a in campaign.accounts.values())
+            lines.append(f"campaign {campaign.name} ({campaign.timezone.key}): {accounts}")
+        return "\n".join(lines)
+
+    def startup_summary(self) -> str:
+        """Settle missed slots and say what was found: due, late (posted within grace),
+        re-slotted (missed by more than grace: moved to the next free slot), in doubt."""
+        from bot.store import ItemState, PostState
+
+        now = self._clock()
+        due = late = reslotted = doubt = 0
+        others: set[str] = set()
+        for item in self.store.list_items(state=ItemState.SCHEDULED):
+            campaign = self.campaigns.get(item.campaign)
+            if campaign is None:
+                others.add(item.campaign)
+                continue
+            if any(p.state == PostState.UNKNOWN for p in item.posts):
+                doubt += 1
+            if item.due_at > now:
+                continue
+            if item.posted_count or now - item.due_at <= campaign.grace:
+                # A started thread always continues; a fresh one within grace goes out late.
+                late += 1 if now - item.due_at > timedelta(minutes=1) else 0
+                due += 1
+                continue
+            account = campaign.accounts.get(item.account)
+            from bot.enqueue import AccountSchedule
+
+            self.store.reslot(item.id, AccountSchedule(campaign.schedule, account), now=now)
+            reslotted += 1
+        for name in sorted(others):
+            log.warning("items of campaign %s are in the store but this daemon does not serve it; left alone", name)
+        return f"found {due} due ({late} late, within grace), {reslotted} re-slotted (missed by more than grace), " \
+               f"{doubt} in doubt"
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish_due(self) -> None:
+        """Publish every item due now, one after another, until none is left or a stop is asked."""
+        if not self._publish_lock.acquire(blocking=False):
+            return  # the running pass will see the new items too
+        try:
+            while not self.stop_event.is_set():
+                item = self.store.claim_due(self._clock(), self.holder, self.lease, campaigns=list(self.campaigns))
+                if item is None:
+                    break
+                result = self.publisher.publish(item)
+                self.report.add(result)
+        finally:
+            self._publish_lock.release()
+            self._arm()
+
+    def run_once(self) -> int:
+        """`--once`: publish what is due now, wait for it, return 0 or 1 (failed/needs_review)."""
+        log.info(self.startup_summary())
+        self.publish_due()
+        self.store.release_all(self.holder)
+        return self.report.exit_code
+
+    def _arm(self) -> None:
+        """(Re-)arm the `publish` job at the earliest due time in the store."""
+        if self._scheduler is None or self.stop_event.is_set():
+            return
+        when = self.store.next_due_at(self._clock(), campaigns=list(self.campaigns))
+        if when is None:
+            return
+        when = max(when, self._clock())
+        self._scheduler.add_job(
+            self.publish_due,
+            "date",
+            run_date=when,
+            id="publish",
+            replace_existing=True,
+            misfire_grace_time=None,
+            # The pass that arms this job may still be returning when it fires; the lock in
+            # publish_due (released before arming) keeps publishing single-threaded anyway.
+            max_instances=2,
+        )
+
+    def sweep_now(self) -> None:
+        """The safety sweep: re-arm from the store (another process may have added items)."""
+        self._arm()
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def poll_sources(self, campaign_name: str) -> None:
+        """Enqueue what a campaign's folder inbox and feed have that is new."""
+        from bot.enqueue import enqueue_articles
+        from bot.sources import campaign_articles
+
+        campaign = self.campaigns.get(campaign_name)
+        if campaign is None:
+            return
+        try:
+            polled = campaign_articles(campaign, self.store, commit=False)
+            reports = enqueue_articles(campaign, self.store, list(polled))
+            polled.commit()
+        except CrieurError as error:
+            log.warning("campaign %s: sources: %s", campaign_name, error)
+            return
+        for error in polled.errors:
+            log.warning("campaign %s: %s", campaign_name, error)
+        for report in reports:
+            if report.action in ("queued", "reformatted"):
+                log.info("enqueued %s for %s (%s) due %s", Path(report.source).name, report.account,
+                         report.action, report.due_at.isoformat() if report.due_at else "-")
+        self._arm()
+
+    def _schedule_sources(self) -> None:
+        for campaign in self.campaigns.values():
+            sources = campaign.sources
+            if not (sources.folder or sources.feed or sources.files):
+                continue
+            self._scheduler.add_job(
+                self.poll_sources,
+                "interval",
+                args=[campaign.name],
+                seconds=sources.interval.total_seconds(),
+                id=f"poll:{campaign.name}",
+                replace_existing=True,
+                next_run_time=self._clock(),
+                max_instances=1,
+                coalesce=True,
+            )
+
+    # -- the long run ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """SIGHUP: read the campaign files again; a bad file is reported and the old version kept."""
+        try:
+            campaigns = {c.name: c for c in self._load_campaigns()}
+        except CrieurError as error:
+            log.error("reload failed, keeping the campaigns already loaded: %s", error)
+            return
+        self.campaigns.clear()
+        self.campaigns.update(campaigns)  # the publisher shares this mapping
+        if self._scheduler is not None:
+            for job in self._scheduler.get_jobs():
+                if job.id.startswith("poll:"):
+                    job.remove()
+            self._schedule_sources()
+        log.info("reloaded %d campaign(s)", len(campaigns))
+        self._arm()
+
+    def run_forever(self) -> None:
+        """Serve until `stop()`; returns after the post in flight is stored and leases released."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        log.info(self.startup_summary())
+        scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=timezone.utc,
+        )
+        self._scheduler = scheduler
+        scheduler.add_job(self.sweep_now, "interval", seconds=self.sweep.total_seconds(), id="sweep")
+        self._schedule_sources()
+        scheduler.add_job(self.publish_due, "date", run_date=self._clock(), id="publish", misfire_grace_time=None)
+        try:
+            if not self.stop_event.is_set():
+                scheduler.start()  # blocks until stop() shuts it down
+        finally:
+            self._scheduler = None
+            # Wait for the post in flight: the publisher stops after it, at the next spacing wait.
+            if self._publish_lock.acquire(timeout=60):
+                self._publish_lock.release()
+            released = self.store.release_all(self.holder)
+            if released:
+                log.info("released %d item(s) for other processes", released)
+
+    def stop(self) -> None:
+        """Ask the daemon to stop: the post in flight finishes and is stored, then it exits.
+
+        Safe to call from a signal handler: it only sets flags and wakes the scheduler loop.
+        """
+        self.stop_event.set()
+        scheduler = self._scheduler
+        if scheduler is not None:
+            try:
+                scheduler.shutdown(wait=False)
+            except Exception:  # already stopping (SchedulerNotRunningError)
+                pass
