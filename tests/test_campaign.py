@@ -186,7 +186,7 @@ def test_example_uses_only_dryrun_accounts() -> None:
     campaign = load_campaign(ROOT / "config" / "campaigns" / "example.yaml")
     assert {a.platform for a in campaign.accounts.values()} == {"dryrun"}
     assert campaign.accounts["desk-dryrun-x"].profile == "x"
-    assert campaign.schedule.spacing == timedelta(seconds=2)
+    assert campaign.schedule.spacing == timedelta(milliseconds=200)
     assert campaign.accounts["desk-dryrun-x"].credentials(env={}) == {}
 
 

@@ -308,6 +308,8 @@ def test_unknown_account_name() -> None:
     ("text", "expected"),
     [
         ("20s", timedelta(seconds=20)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("2s250ms", timedelta(seconds=2, milliseconds=250)),
         ("5m", timedelta(minutes=5)),
         ("1h", timedelta(hours=1)),
         ("1h30m", timedelta(minutes=90)),
