@@ -1,0 +1,136 @@
+"""`crieur validate`, `crieur enqueue` and `crieur queue …` end to end, as real processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def crieur(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of the example config with a queue/ directory, as a newcomer's checkout has."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "queue").mkdir()
+    return tmp_path
+
+
+def test_validate_accepts_the_examples(workdir: Path) -> None:
+    done = crieur("validate", *map(str, sorted((workdir / "config" / "campaigns").glob("*.yaml"))), cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout
+
+
+def test_validate_reports_file_line_field_and_exits_2(workdir: Path) -> None:
+    bad = workdir / "bad.yaml"
+    bad.write_text(
+        "name: bad\ntimezone: Europe/Paris\naccounts:\n  a:\n    platform: dryrun\n"
+        "schedule:\n  slots: ['30 8 * * *', '61 8 * * *']\n  spacin: 20s\n",
+        encoding="utf-8",
+    )
+    done = crieur("validate", str(bad), cwd=workdir)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f'{bad}:7: schedule.slots[1]: invalid cron expression "61 8 * * *"' in done.stderr
+    assert f"{bad}:8: schedule.spacin:" in done.stderr
+
+
+def test_enqueue_then_duplicate_then_dry_run_changes_nothing(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    first = crieur("enqueue", campaign, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert "store: sqlite:///" in first.stderr and "queue/crieur.db" in first.stderr
+    queued = [line for line in first.stdout.splitlines() if ": queued (" in line]
+    articles = len(list((workdir / "config" / "articles").glob("*.txt")))
+    assert len(queued) == 3 * articles  # three accounts in the example campaign
+
+    again = crieur("enqueue", campaign, cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already queued") == 3 * articles
+
+    listing = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    article = workdir / "config" / "articles" / "de-radweg.txt"
+    article.write_text(article.read_text(encoding="utf-8").replace("Samstag", "Sonntag"), encoding="utf-8")
+    dry = crieur("enqueue", campaign, str(article), "--dry-run", cwd=workdir)
+    assert dry.returncode == 0, dry.stderr
+    assert "would be re-formatted" in dry.stdout
+    assert json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout) == listing
+
+    real = crieur("enqueue", campaign, str(article), cwd=workdir)
+    assert real.stdout.count("re-formatted in place") == 3
+
+
+def test_slots_follow_the_schedule_in_the_campaign_zone(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    assert crieur("enqueue", campaign, cwd=workdir).returncode == 0
+    items = json.loads(crieur("queue", "list", "--json", "--campaign", "example", cwd=workdir).stdout)
+    by_account: dict[str, list[str]] = {}
+    for item in items:
+        by_account.setdefault(item["account"], []).append(item["due_at"])
+    for account, times in by_account.items():
+        assert len(set(times)) == len(times), f"{account} has two threads in one slot"
+        for when in times:
+            assert when.endswith(("+01:00", "+02:00"))  # shown in Europe/Paris
+            minute = when[14:16]
+            expected = {"desk-dryrun-x": {"30", "00"}, "desk-dryrun-mastodon": {"32", "02"},
+                        "desk-dryrun-bluesky": {"34", "04"}}[account]
+            assert minute in expected
+
+
+def test_at_time_that_does_not_exist_is_bad_input(workdir: Path) -> None:
+    done = crieur("enqueue", "config/campaigns/example.yaml", "--at", "2026-03-29T02:30", cwd=workdir)
+    assert done.returncode == 2
+    assert "does not exist in Europe/Paris" in done.stderr
+    assert not crieur("queue", "list", "--json", cwd=workdir).stdout.strip("[]\n ")
+
+
+def test_queue_show_cancel_retry_reschedule(workdir: Path) -> None:
+    article = "config/articles/en-harbour-wind-port.txt"
+    out = crieur("enqueue", "config/campaigns/example.yaml", article, "--account", "desk-dryrun-x",
+                 "--at", "2030-01-07T09:15", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "2030-01-07 09:15 CET" in out.stdout
+    item_id = out.stdout.split()[0].lstrip("#")
+
+    shown = crieur("queue", "show", item_id, cwd=workdir)
+    assert shown.returncode == 0, shown.stderr
+    assert "[1/" in shown.stdout and "pending" in shown.stdout
+    data = json.loads(crieur("queue", "show", item_id, "--json", cwd=workdir).stdout)
+    assert data["state"] == "scheduled" and data["due_at"] == "2030-01-07T09:15:00+01:00"
+    assert all(post["text"] for post in data["posts"])
+
+    moved = crieur("queue", "reschedule", item_id, "--at", "2030-07-01T10:00", cwd=workdir)
+    assert moved.returncode == 0, moved.stderr
+    assert "2030-07-01 10:00 CEST" in moved.stdout
+
+    assert crieur("queue", "cancel", item_id, cwd=workdir).returncode == 0
+    twice = crieur("queue", "cancel", item_id, cwd=workdir)
+    assert twice.returncode == 2 and "cannot be cancelled" in twice.stderr
+    retry = crieur("queue", "retry", item_id, cwd=workdir)
+    assert retry.returncode == 2 and "Traceback" not in retry.stderr
+    missing = crieur("queue", "show", "999", cwd=workdir)
+    assert missing.returncode == 2 and "no item 999" in missing.stderr
+
+    listed = crieur("queue", "list", "--state", "cancelled", cwd=workdir)
+    assert item_id in listed.stdout
+
+
+def test_db_option_names_the_store(workdir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.db"
+    done = crieur("enqueue", "config/campaigns/example.yaml", "config/articles/de-radweg.txt",
+                  "--db", str(other), cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert str(other) in done.stderr
+    assert other.exists() and not (workdir / "queue" / "crieur.db").exists()
