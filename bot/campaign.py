@@ -273,6 +273,8 @@ class MastodonAccount(AccountSection):
 
 
 class XAccount(AccountSection):
+    # Another base for X's API host (an X-compatible gateway, or a fake server in tests).
+    api_base: HttpUrl | None = None
     consumer_key: SecretRef | None = None
     consumer_secret: SecretRef | None = None
     access_token: SecretRef | None = None

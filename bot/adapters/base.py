@@ -6,6 +6,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from requests.adapters import HTTPAdapter
 
 from bot.adapters.errors import OutcomeUnknown, Transient
 
@@ -140,6 +143,23 @@ class Adapter(ABC):
 
     def close(self) -> None:
         """Release connections (optional)."""
+
+
+class RebaseTransport(HTTPAdapter):
+    """Sends every request it is mounted for to `base` (scheme and host), path and query unchanged.
+
+    tweepy hard-codes X's host; mounting this on the adapter's session lets an account use an
+    X-compatible gateway (the `api_base` setting) while tweepy's own request code runs.
+    """
+
+    def __init__(self, base: str) -> None:
+        super().__init__(max_retries=0)
+        self.base = urlsplit(base)
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(request.url)
+        request.url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, ""))
+        return super().send(request, *args, **kwargs)
 
 
 class TimeoutSession:

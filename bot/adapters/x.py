@@ -11,7 +11,7 @@ from typing import Any
 import requests
 import tweepy
 
-from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef, TimeoutSession, network_error
+from bot.adapters.base import Adapter, Limits, OutgoingPost, RebaseTransport, RemoteRef, TimeoutSession, network_error
 from bot.adapters.errors import AdapterError, AuthFailed, OutcomeUnknown, RateLimited, Rejected, Transient, redact
 from bot.errors import BadInput
 
@@ -52,7 +52,9 @@ class XAdapter(Adapter):
                      session: requests.Session | None = None, timeout: float = 10.0,
                      state_dir: Path | None = None) -> XAdapter:
         oauth1 = all(credentials.get(k) for k in _OAUTH1_KEYS)
-        token = credentials.get("oauth2_token") or credentials.get("bearer_token")
+        # An OAuth 2.0 user-context token may come as `access_token` alone (the campaign's shape).
+        token = (credentials.get("oauth2_token") or credentials.get("bearer_token")
+                 or (credentials.get("access_token") if not oauth1 else None))
         if not oauth1 and not token:
             raise BadInput("x: credentials need consumer_key, consumer_secret, access_token and "
                            "access_token_secret (OAuth 1.0a), or an OAuth 2.0 user token (oauth2_token)")
@@ -60,7 +62,11 @@ class XAdapter(Adapter):
             client = tweepy.Client(**{k: credentials[k] for k in _OAUTH1_KEYS})
         else:
             client = tweepy.Client(bearer_token=token)
-        http = TimeoutSession(session or requests.Session(), timeout)
+        session = session or requests.Session()
+        if settings.get("api_base"):
+            for host in ("https://api.twitter.com/", "https://api.x.com/", "https://upload.twitter.com/"):
+                session.mount(host, RebaseTransport(str(settings["api_base"])))
+        http = TimeoutSession(session, timeout)
         # tweepy only ever calls `self.session.request(...)`: our front adds the timeout it lacks.
         client.session = http
         limit = settings.get("limit")
