@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -111,6 +112,7 @@ class Daemon:
         sweep: timedelta = SWEEP_INTERVAL,
         holder: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        workers: int = 8,
     ) -> None:
         self.store = store
         self._load_campaigns = load_campaigns
@@ -125,7 +127,11 @@ class Daemon:
         self.publisher = Publisher(
             store, self.campaigns, pool, holder=self.holder, lease=lease, stop=self.stop_event, clock=self._clock
         )
-        self._publish_lock = threading.Lock()
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
+        self._in_flight: dict[str, Future[None]] = {}
+        self._dispatch_lock = threading.RLock()
+        self._idle = threading.Condition(self._dispatch_lock)
         self._scheduler: Any = None
 
     # -- start -------------------------------------------------------------------------------
@@ -170,27 +176,75 @@ class Daemon:
         return f"found {due} due ({late} late, within grace), {reslotted} re-slotted (missed by more than grace), " \
                f"{doubt} in doubt"
 
+    def take_over(self) -> int:
+        """Free every item left `publishing` by a daemon that died; the number freed.
+
+        Only for a store this process serves alone (SQLite under `StoreLock`): no other daemon can
+        be alive, so any lease in the store belongs to a dead one, and waiting for it to run out
+        would only delay the restart. On PostgreSQL other nodes may be alive: leases expire instead.
+        """
+        from bot.store import ItemState
+
+        freed = 0
+        for item in self.store.list_items(state=ItemState.PUBLISHING):
+            if item.lease_holder and item.lease_holder != self.holder and self.store.release(item.id, item.lease_holder):
+                freed += 1
+        if freed:
+            log.info("took over %d item(s) left publishing by a daemon that stopped", freed)
+        return freed
+
     # -- publishing --------------------------------------------------------------------------
 
     def publish_due(self) -> None:
-        """Publish every item due now, one after another, until none is left or a stop is asked."""
-        if not self._publish_lock.acquire(blocking=False):
-            return  # the running pass will see the new items too
-        try:
+        """Start publishing every item due now: one worker thread per account, up to `workers`.
+
+        An account's threads go out one after another (spacing, reply chains, its rate limit);
+        different accounts publish side by side, so one long thread never makes another
+        account's slot late. Returns once everything due is dispatched; workers re-run it when
+        they finish, so items queued behind a busy account follow at once.
+        """
+        with self._dispatch_lock:
             while not self.stop_event.is_set():
-                item = self.store.claim_due(self._clock(), self.holder, self.lease, campaigns=list(self.campaigns))
+                busy = set(self._in_flight)
+                if len(busy) >= self.workers:
+                    break
+                item = self.store.claim_due(
+                    self._clock(), self.holder, self.lease, campaigns=list(self.campaigns), exclude_accounts=busy
+                )
                 if item is None:
                     break
-                result = self.publisher.publish(item)
+                self._in_flight[item.account] = self._executor.submit(self._publish_one, item)
+        self._arm()
+
+    def _publish_one(self, item: Any) -> None:
+        try:
+            result = self.publisher.publish(item)
+            with self._dispatch_lock:
                 self.report.add(result)
+        except Exception:  # a bug must not kill the worker silently: log it, free the item
+            log.exception("publishing item %s failed unexpectedly", item.id)
+            try:
+                self.store.release(item.id, self.holder)
+            except Exception:
+                log.debug("release after failure failed", exc_info=True)
         finally:
-            self._publish_lock.release()
-            self._arm()
+            with self._dispatch_lock:
+                self._in_flight.pop(item.account, None)
+                self._idle.notify_all()
+        if not self.stop_event.is_set():
+            self.publish_due()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no item is being published; False if `timeout` passed first."""
+        with self._dispatch_lock:
+            return self._idle.wait_for(lambda: not self._in_flight, timeout)
 
     def run_once(self) -> int:
         """`--once`: publish what is due now, wait for it, return 0 or 1 (failed/needs_review)."""
         log.info(self.startup_summary())
         self.publish_due()
+        self.wait_idle()
+        self._executor.shutdown(wait=True)
         self.store.release_all(self.holder)
         return self.report.exit_code
 
@@ -209,8 +263,8 @@ class Daemon:
             id="publish",
             replace_existing=True,
             misfire_grace_time=None,
-            # The pass that arms this job may still be returning when it fires; the lock in
-            # publish_due (released before arming) keeps publishing single-threaded anyway.
+            # The pass that arms this job may still be returning when it fires; dispatching is
+            # serialised by a lock, and each account has at most one worker, whatever runs it.
             max_instances=2,
         )
 
@@ -281,12 +335,12 @@ class Daemon:
 
     def run_forever(self) -> None:
         """Serve until `stop()`; returns after the post in flight is stored and leases released."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         log.info(self.startup_summary())
         scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": JobPool(4)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=timezone.utc,
         )
@@ -299,9 +353,9 @@ class Daemon:
                 scheduler.start()  # blocks until stop() shuts it down
         finally:
             self._scheduler = None
-            # Wait for the post in flight: the publisher stops after it, at the next spacing wait.
-            if self._publish_lock.acquire(timeout=60):
-                self._publish_lock.release()
+            # Wait for the posts in flight: each worker stops after its post, at the spacing wait.
+            self.wait_idle(timeout=60)
+            self._executor.shutdown(wait=False)
             released = self.store.release_all(self.holder)
             if released:
                 log.info("released %d item(s) for other processes", released)

@@ -34,7 +34,8 @@ def _not_paused(now: datetime) -> ColumnElement[bool]:
 class PublishingMixin(StoreBase):
     """Claiming, leases, per-post records, failures and the attempts history."""
 
-    def _due_query(self, now: datetime, campaigns: Collection[str] | None) -> Any:
+    def _due_query(self, now: datetime, campaigns: Collection[str] | None,
+                   exclude_accounts: Collection[str] = ()) -> Any:
         # `ready_at <= now` walks ix_items_ready in due order: items that cannot be claimed have
         # NULL there and are not in that partial index. No test on `state` here (ready_at is
         # non-NULL exactly while scheduled or publishing): it would tempt SQLite's planner into
@@ -49,6 +50,9 @@ class PublishingMixin(StoreBase):
             # `campaign || ''` rather than `campaign`: with a bare column SQLite would pick the
             # identity index and sort every due item of the campaign instead of walking ready_at.
             query = query.where((items.c.campaign + "").in_(list(campaigns)))
+        if exclude_accounts:
+            # Accounts this process is already publishing for: one thread per account at a time.
+            query = query.where((items.c.account + "").not_in(list(exclude_accounts)))
         return query
 
     def claim_due(
@@ -58,8 +62,11 @@ class PublishingMixin(StoreBase):
         lease: timedelta,
         *,
         campaigns: Collection[str] | None = None,
+        exclude_accounts: Collection[str] = (),
     ) -> Item | None:
         """Claim the next item due at `now` for `holder`, or return None when nothing is due.
+
+        Items of `exclude_accounts` are skipped (the caller is busy publishing for them).
 
         Due = scheduled with due_at and next_attempt_at <= now, or publishing with an expired
         lease (its holder died: taken over), of an account not paused, of one of `campaigns` when
@@ -69,7 +76,9 @@ class PublishingMixin(StoreBase):
         """
         now = self._now(now)
         with self._write() as conn:
-            item_id = conn.execute(self._due_query(now, campaigns).with_for_update(skip_locked=True)).scalar()
+            item_id = conn.execute(
+                self._due_query(now, campaigns, exclude_accounts).with_for_update(skip_locked=True)
+            ).scalar()
             if item_id is None:
                 return None
             expires = now + lease
