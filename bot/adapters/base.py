@@ -173,11 +173,18 @@ class TimeoutSession:
     def __init__(self, session: requests.Session, timeout: float) -> None:
         self.session = session
         self.timeout = timeout
+        #: rate-limit headers (lower-case names) of the last response that carried any
+        self.rate_limit: dict[str, str] | None = None
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        return self.session.request(method, url, **kwargs)
+        response = self.session.request(method, url, **kwargs)
+        # Kept for the publisher's budget check; tweepy's responses do not expose headers.
+        seen = {k.lower(): v for k, v in response.headers.items() if "rate-limit" in k.lower()}
+        if seen:
+            self.rate_limit = seen
+        return response
 
     def close(self) -> None:
         self.session.close()

@@ -75,6 +75,10 @@ class XAdapter(Adapter):
 
     # -- the contract -------------------------------------------------------------------------
 
+    def rate_limit(self) -> dict[str, str] | None:
+        """x-rate-limit-limit/-remaining/-reset of the last X response (per endpoint: the last call)."""
+        return self._http.rate_limit
+
     def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:
         kwargs: dict[str, Any] = {"text": post.text, "user_auth": self._oauth1}
         if reply_to is not None:
