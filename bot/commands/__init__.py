@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands import enqueue, preview, queue_cmd, run, validate
+from bot.commands import accounts, auth, enqueue, preview, queue_cmd, run, validate
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
@@ -14,3 +14,5 @@ def register_all(subparsers: argparse._SubParsersAction) -> None:
     enqueue.register(subparsers)
     queue_cmd.register(subparsers)
     run.register(subparsers)
+    auth.register(subparsers)
+    accounts.register(subparsers)

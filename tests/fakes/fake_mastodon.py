@@ -59,6 +59,9 @@ class FakeMastodon(FakeServer):
         self.statuses: list[dict[str, Any]] = []
         self.by_key: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        # OAuth (crieur auth): registered apps by client_id, and codes the "user" approved.
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.codes: dict[str, dict[str, Any]] = {}
         self.account = {"id": "109000000000000001", "username": "crieur", "acct": "crieur",
                         "display_name": "Crieur", "url": "", "created_at": "2024-01-01T00:00:00.000Z"}
 
@@ -72,10 +75,15 @@ class FakeMastodon(FakeServer):
             ("GET", r"/api/v1/statuses/(\d+)", self.get_status),
             ("POST", r"/api/v2/media", self.post_media),
             ("GET", r"/api/v1/media/(\d+)", self.get_media),
+            ("GET", r"/\.well-known/oauth-authorization-server", self.oauth_server_info),
+            ("POST", r"/api/v1/apps", self.create_app),
+            ("GET", r"/oauth/authorize", self.oauth_authorize),
+            ("POST", r"/oauth/token", self.oauth_token),
         ]
 
     def dispatch(self, request: Request):  # type: ignore[no-untyped-def]
-        public = request.path.startswith("/api/v1/instance") or request.path.startswith("/api/v2/instance")
+        public = request.path.startswith(("/api/v1/instance", "/api/v2/instance", "/api/v1/apps", "/oauth/",
+                                           "/.well-known/"))
         if not public and request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return self.unauthorized()
         answer = super().dispatch(request)
@@ -229,3 +237,84 @@ class FakeMastodon(FakeServer):
             if media["polls"] >= 2:
                 media["ready"] = True
             return Response(200 if media["ready"] else 206, self._media_json(groups[0]))
+
+    # -- OAuth: app registration and the authorisation-code flow (crieur auth mastodon) ----------
+
+    SCOPES = frozenset({"read", "write", "follow", "push", "profile", "read:accounts", "read:statuses",
+                        "write:statuses", "write:media", "read:notifications"})
+
+    def oauth_server_info(self, request: Request, _: list[str]) -> Response:
+        # Mastodon 4.3+ publishes its OAuth endpoints (RFC 8414); Mastodon.py follows them.
+        return Response(200, {
+            "issuer": self.url + "/", "authorization_endpoint": self.url + "/oauth/authorize",
+            "token_endpoint": self.url + "/oauth/token", "revocation_endpoint": self.url + "/oauth/revoke",
+            "scopes_supported": sorted(self.SCOPES), "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "app_registration_endpoint": self.url + "/api/v1/apps"})
+
+    def _form(self, request: Request) -> dict[str, str]:
+        if "json" in (request.headers.get("Content-Type") or ""):
+            return {k: str(v) for k, v in (request.json() or {}).items()}
+        return {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+
+    def create_app(self, request: Request, _: list[str]) -> Response:
+        form = self._form(request)
+        scopes = (form.get("scopes") or "read").split()
+        if not form.get("client_name"):
+            return Response(422, {"error": "Validation failed: Application name can't be blank"})
+        if not form.get("redirect_uris"):
+            return Response(422, {"error": "Validation failed: Redirect URI can't be blank"})
+        unknown = [s for s in scopes if s not in self.SCOPES]
+        if unknown:
+            return Response(422, {"error": f"Validation failed: Scopes are invalid ({' '.join(unknown)})"})
+        with self.lock:
+            n = len(self.apps) + 1
+            app = {"id": str(n), "name": form["client_name"], "website": form.get("website"),
+                   "scopes": scopes, "redirect_uri": form["redirect_uris"],
+                   "redirect_uris": form["redirect_uris"].split(), "client_id": f"fake-client-id-{n:04d}",
+                   "client_secret": f"FAKE-client-secret-{n:04d}-7d1e", "client_secret_expires_at": 0,
+                   "vapid_key": "BFAKE"}
+            self.apps[app["client_id"]] = app
+            self.secrets.append(app["client_secret"])
+        return Response(200, app)
+
+    def oauth_authorize(self, request: Request, _: list[str]) -> Response:
+        """The page a signed-in user sees after clicking "Authorise": with the OOB redirect, the code."""
+        app = self.apps.get(request.arg("client_id") or "")
+        scopes = (request.arg("scope") or "read").split()
+        if app is None or request.arg("response_type") != "code":
+            return Response(400, "<html><body>Client authentication failed</body></html>", content_type="text/html")
+        if request.arg("redirect_uri") not in app["redirect_uris"] or not set(scopes) <= set(app["scopes"]):
+            return Response(400, "<html><body>The requested redirect uri or scope is invalid</body></html>",
+                            content_type="text/html")
+        with self.lock:
+            code = f"fake-code-{len(self.codes) + 1:04d}-c0de"
+            self.codes[code] = {"client_id": app["client_id"], "scopes": scopes,
+                                "redirect_uri": request.arg("redirect_uri"), "used": False}
+        return Response(200, f'<html><body><p>Copy this code and paste it into the application.</p>'
+                             f'<input class="oauth-code" readonly type="text" value="{code}"></body></html>',
+                        content_type="text/html; charset=utf-8")
+
+    def oauth_token(self, request: Request, _: list[str]) -> Response:
+        form = self._form(request)
+        app = self.apps.get(form.get("client_id") or "")
+        if app is None or form.get("client_secret") != app["client_secret"]:
+            return Response(401, {"error": "invalid_client",
+                                  "error_description": "Client authentication failed due to unknown client, no "
+                                                       "client authentication included, or unsupported "
+                                                       "authentication method."})
+        if form.get("grant_type") != "authorization_code":
+            return Response(400, {"error": "unsupported_grant_type",
+                                  "error_description": "The authorization grant type is not supported."})
+        with self.lock:
+            grant = self.codes.get(form.get("code") or "")
+            if (grant is None or grant["used"] or grant["client_id"] != app["client_id"]
+                    or grant["redirect_uri"] != form.get("redirect_uri")):
+                return Response(400, {"error": "invalid_grant",
+                                      "error_description": "The provided authorization grant is invalid, expired, "
+                                                          "revoked, does not match the redirection URI used in the "
+                                                          "authorization request, or was issued to another client."})
+            grant["used"] = True
+        return Response(200, {"access_token": self.access_token, "token_type": "Bearer",
+                              "scope": " ".join(grant["scopes"]), "created_at": int(time.time())})

@@ -35,6 +35,8 @@ class FakeX(FakeServer):
         self._next_id = 1850000000000000000
         self.media: dict[str, dict[str, Any]] = {}
         self.tweets: list[dict[str, Any]] = []
+        # OAuth 1.0a PIN flow (crieur auth x): request token → {secret, pin, used}.
+        self.request_tokens: dict[str, dict[str, Any]] = {}
 
     def routes(self):  # type: ignore[no-untyped-def]
         return [
@@ -46,6 +48,8 @@ class FakeX(FakeServer):
         ]
 
     def dispatch(self, request: Request):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/oauth/"):
+            return self.dispatch_oauth(request)
         if not self._authorised(request):
             return self.unauthorized()
         return super().dispatch(request)
@@ -181,6 +185,94 @@ class FakeX(FakeServer):
         with self.lock:
             self.media[media_id]["alt"] = alt
         return Response(200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}})
+
+
+    # -- OAuth 1.0a PIN flow (api.twitter.com/oauth/…) ---------------------------------------------
+
+    def dispatch_oauth(self, request: Request) -> Response:
+        with self.lock:
+            self.requests.append((request.method, request.path))
+        if request.method == "POST" and request.path == "/oauth/request_token":
+            return self.oauth_request_token(request)
+        if request.method == "GET" and request.path in ("/oauth/authorize", "/oauth/authenticate"):
+            return self.oauth_authorize(request)
+        if request.method == "POST" and request.path == "/oauth/access_token":
+            return self.oauth_access_token(request)
+        return self.not_found(request)
+
+    def _oauth_refused(self, message: str = "Could not authenticate you.", code: int = 32) -> Response:
+        return Response(401, {"errors": [{"code": code, "message": message}]})
+
+    def _signed_params(self, request: Request, token_secret: str | None) -> dict[str, str] | None:
+        """The OAuth parameters of a correctly signed request (HMAC-SHA1), else None.
+
+        The client signed X's URL, not the loopback one the transport sent it to: accept either host.
+        """
+        from oauthlib.oauth1.rfc5849 import signature
+        from oauthlib.common import Request as OAuthRequest
+
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("OAuth "):
+            return None
+        params = dict(signature.collect_parameters(headers={"Authorization": auth}, exclude_oauth_signature=False))
+        if params.get("oauth_consumer_key") != self.credentials["consumer_key"]:
+            return None
+        body = request.body.decode() if request.body else ""
+        query = "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs)
+        for host in ("https://api.twitter.com", "https://api.x.com", self.url):
+            uri = host + request.path + (f"?{query}" if query else "")
+            oauth_request = OAuthRequest(uri, request.method, body or None, {"Authorization": auth})
+            oauth_request.params = signature.collect_parameters(
+                uri_query=query, body=body or None, headers={"Authorization": auth})
+            oauth_request.signature = params.get("oauth_signature", "")
+            if signature.verify_hmac_sha1(oauth_request, self.credentials["consumer_secret"], token_secret):
+                return params
+        return None
+
+    def oauth_request_token(self, request: Request) -> Response:
+        params = self._signed_params(request, None)
+        if params is None:
+            return self._oauth_refused()
+        if params.get("oauth_callback") != "oob":
+            return Response(401, {"errors": [{"code": 415, "message": "Callback URL not approved for this "
+                                                                     "client application."}]})
+        with self.lock:
+            n = len(self.request_tokens) + 1
+            token, secret = f"rt-FAKE-request-token-{n:04d}", f"rts-FAKE-request-secret-{n:04d}"
+            self.request_tokens[token] = {"secret": secret, "pin": f"{4711000 + n}", "used": False}
+            self.secrets.append(secret)
+        return Response(200, f"oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true",
+                        content_type="text/html; charset=utf-8")
+
+    def oauth_authorize(self, request: Request) -> Response:
+        """The page a signed-in user sees after clicking "Authorize app": the PIN for an oob callback."""
+        pending = self.request_tokens.get(request.arg("oauth_token") or "")
+        if pending is None or pending["used"]:
+            return Response(403, "<html><body>This page is no longer valid.</body></html>",
+                            content_type="text/html")
+        return Response(200, f'<html><body><div id="oauth_pin"><p>Next, return to the app and enter this '
+                             f'PIN to complete the authorization process:</p><kbd aria-labelledby="code-desc">'
+                             f'<code>{pending["pin"]}</code></kbd></div></body></html>',
+                        content_type="text/html; charset=utf-8")
+
+    def oauth_access_token(self, request: Request) -> Response:
+        auth = request.headers.get("Authorization", "")
+        match = re.search(r'oauth_token="([^"]+)"', auth)
+        pending = self.request_tokens.get(match.group(1)) if match else None
+        if pending is None or pending["used"]:
+            return self._oauth_refused("Invalid or expired token.", 89)
+        params = self._signed_params(request, pending["secret"])
+        if params is None:
+            return self._oauth_refused()
+        if params.get("oauth_verifier") != pending["pin"]:
+            return Response(401, "Error processing your OAuth request: Invalid oauth_verifier parameter",
+                            content_type="text/plain; charset=utf-8")
+        with self.lock:
+            pending["used"] = True
+        c = self.credentials
+        return Response(200, f"oauth_token={c['access_token']}&oauth_token_secret={c['access_token_secret']}"
+                             f"&user_id={self.user_id}&screen_name={self.username}",
+                        content_type="text/html; charset=utf-8")
 
 
 def _wrap_links(text: str, n: int) -> tuple[str, list[dict[str, Any]]]:
