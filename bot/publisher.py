@@ -6,14 +6,28 @@ accepts it, before the next post starts. So a process killed at any instant leav
 recorded post, a pending one, or an `unknown` one that the next attempt settles — by asking the
 platform (`find_existing`) or by repeating the request under the same idempotency key — and
 never by blindly posting again.
+
+What each adapter error does to the item (every outcome is in the store before `publish` returns):
+
+- `Transient` (5xx, network): retry later, `next_attempt_at` = now + the campaign's backoff with
+  jitter; `failed` once the campaign's `max_attempts` is reached. `OutcomeUnknown` (the request may
+  have gone through) also leaves the post `unknown`, to be settled before anything is re-sent.
+- `RateLimited`: the account is paused until the platform's reset; the item waits, not counted
+  as a failed attempt; other accounts go on.
+- `AuthFailed` (or credentials missing): the account is paused until `crieur accounts resume`,
+  the item keeps its place and says what to do; the adapter is rebuilt (credentials re-read) next time.
+- `Rejected` (duplicate, too long, invalid media), a changed or missing media file, or an
+  `unknown` post a non-idempotent platform cannot settle: `needs_review`, with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +35,7 @@ from typing import Any
 
 from bot.adapters import (
     Adapter,
+    AdapterError,
     AuthFailed,
     OutcomeUnknown,
     OutgoingPost,
@@ -30,8 +45,9 @@ from bot.adapters import (
     Transient,
     load_adapter_class,
 )
+from bot.adapters.errors import redact
 from bot.errors import BadInput
-from bot.store import Item, ItemState, LeaseLost, PostRow, PostState, Store
+from bot.store import Item, ItemState, LeaseLost, PostRow, PostState, Store, StoreError
 
 log = logging.getLogger("crieur.publisher")
 
@@ -39,6 +55,18 @@ log = logging.getLogger("crieur.publisher")
 # the last ones seen per account, lower-cased.
 _REMAINING_HEADERS = ("x-rate-limit-remaining", "x-ratelimit-remaining")
 _RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset")
+
+# Libraries the adapters use that log credentials at DEBUG level: requests-oauthlib and oauthlib
+# print the OAuth 1.0a consumer key, access token and Authorization header; tweepy prints request
+# headers, an OAuth 2.0 bearer token included. `--log-level DEBUG` must not put them in a log.
+_CREDENTIAL_LOGGERS = ("oauthlib", "requests_oauthlib", "tweepy")
+
+# Backoff jitter: a retry waits between 80 % and 100 % of the campaign's delay, so threads that
+# failed together (an outage) do not all come back in the same second, and the campaign's
+# `maximum` stays a true maximum.
+_JITTER = 0.2
+# The shortest pause after a 429, whatever reset time the platform gave.
+_MIN_RATE_LIMIT_PAUSE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -60,11 +88,22 @@ def media_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def quiet_credential_loggers() -> None:
+    """Keep the libraries that log credentials at DEBUG level at INFO at most (idempotent)."""
+    for name in _CREDENTIAL_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 class AdapterPool:
     """One adapter per account, built on first use from the campaign's account and the environment.
 
-    With `dry_run`, every account gets the dry-run adapter writing to `dryrun_path`, whatever its
-    platform, and no credentials are read.
+    With `dry_run`, every account gets the dry-run adapter writing to `dryrun_path` (else the
+    account's `output:`, else queue/dryrun.jsonl), whatever its platform, and no credentials are
+    read. A dryrun account (`platform: dryrun`) writes to its `output:` outside a dry run too.
+    An account whose definition changed (campaign reloaded) gets a new adapter; `discard` drops
+    one so that the next use re-reads the credentials (after an authentication failure).
     """
 
     def __init__(
@@ -84,52 +123,79 @@ class AdapterPool:
         self.env = env
         # Tests route the real HTTP clients to fake servers through a session per account.
         self.session_factory = session_factory
-        self._adapters: dict[str, Adapter] = {}
+        # account name -> (the account's definition when built, adapter, its secret values)
+        self._adapters: dict[str, tuple[Any, Adapter, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
+        quiet_credential_loggers()
 
     def get(self, account: Any) -> Adapter:
         """The adapter of `account`; BadInput when a credential is missing or a setting is wrong."""
+        definition = account.definition() if hasattr(account, "definition") else None
         with self._lock:
-            adapter = self._adapters.get(account.name)
-            if adapter is None:
-                adapter = self._build(account)
-                self._adapters[account.name] = adapter
-            return adapter
+            entry = self._adapters.get(account.name)
+            if entry is None or entry[0] != definition:
+                if entry is not None:
+                    _close_quietly(entry[1])
+                adapter, secrets = self._build(account)
+                entry = (definition, adapter, secrets)
+                self._adapters[account.name] = entry
+            return entry[1]
 
-    def _build(self, account: Any) -> Adapter:
+    def secrets(self, account_name: str) -> tuple[str, ...]:
+        """The credential values read for the account (to redact them from messages); () if none."""
+        with self._lock:
+            entry = self._adapters.get(account_name)
+        return entry[2] if entry else ()
+
+    def discard(self, account_name: str) -> None:
+        """Forget the account's adapter: the next `get` builds a new one, reading credentials again."""
+        with self._lock:
+            entry = self._adapters.pop(account_name, None)
+        if entry is not None:
+            _close_quietly(entry[1])
+
+    def _build(self, account: Any) -> tuple[Adapter, tuple[str, ...]]:
         if self.dry_run or account.platform == "dryrun":
             from bot.adapters.dryrun import DryRunAdapter
 
             settings = dict(account.settings)
-            if self.dryrun_path is not None and self.dry_run:
-                settings["path"] = str(self.dryrun_path)
+            # The campaign calls the file `output:`; the adapter calls it `path`.
+            path = self.dryrun_path if self.dry_run and self.dryrun_path is not None else settings.get("output")
+            if path:
+                settings["path"] = str(path)
             settings.setdefault("account", account.name)
-            return DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
+            adapter = DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
+            return adapter, ()
         cls = load_adapter_class(account.platform)
-        import os
-
         credentials = account.credentials(self.env if self.env is not None else os.environ)
         session = self.session_factory(account) if self.session_factory else None
-        return cls.from_account(
+        adapter = cls.from_account(
             dict(account.settings), credentials, session=session, timeout=self.timeout, state_dir=self.state_dir
         )
+        return adapter, tuple(v for v in credentials.values() if v)
 
     def close(self) -> None:
         with self._lock:
-            for adapter in self._adapters.values():
-                try:
-                    adapter.close()
-                except Exception:  # closing is best effort; the process may be stopping
-                    log.debug("closing adapter failed", exc_info=True)
+            entries = list(self._adapters.values())
             self._adapters.clear()
+        for entry in entries:
+            _close_quietly(entry[1])
+
+
+def _close_quietly(adapter: Adapter) -> None:
+    try:
+        adapter.close()
+    except Exception:  # closing is best effort; the process may be stopping
+        log.debug("closing adapter failed", exc_info=True)
 
 
 class Publisher:
     """Publishes claimed items; one instance per process, safe to call from one thread at a time.
 
     `campaigns` maps campaign names to loaded campaigns (for the account settings, the spacing
-    and the retry policy). `stop` is set to ask a thread in progress to stop after the post in
-    flight; the wait between posts returns at once when it is set.
+    and the retry policy); the daemon shares and updates that mapping on reload. `stop` is set to
+    ask a thread in progress to stop after the post in flight; the wait between posts returns at
+    once when it is set. `clock` gives the time used for retries and records (aware UTC).
     """
 
     def __init__(
@@ -150,20 +216,38 @@ class Publisher:
         self.lease = lease
         self.stop = stop or threading.Event()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._random = random.Random()
 
     # -- the whole item ----------------------------------------------------------------------
 
     def publish(self, item: Item) -> PublishResult:
         """Publish the rest of a claimed item (state publishing, held by this holder).
 
-        Returns how the run ended; every outcome is already in the store when this returns.
+        Posts the first post not yet posted as a reply to the last posted one, records its remote
+        id, waits the campaign's spacing, and so on to the end of the thread. Returns how the run
+        ended; every outcome is already in the store when this returns. Adapter failures never
+        escape (they become outcomes); a store failure does, leaving at worst an `unknown` post.
         """
+        try:
+            return self._publish(item)
+        except LeaseLost as lost:
+            # Another holder took the item (this one stalled past its lease): it is theirs now.
+            log.warning("item %s: %s; stopped publishing it", item.id, lost)
+            return PublishResult(item.id, "lost", str(lost))
+
+    def _publish(self, item: Item) -> PublishResult:
         campaign = self.campaigns.get(item.campaign)
-        account = campaign.accounts.get(item.account) if campaign is not None else None
-        if campaign is None or account is None:
-            # Not ours to publish (a campaign this process does not serve): hand it back untouched.
+        if campaign is None:
+            # A campaign this process does not serve (claims are filtered by campaign, so only a
+            # reload in between gets here): hand it back untouched for whoever serves it.
             self.store.release(item.id, self.holder)
-            return PublishResult(item.id, "stopped", f"campaign {item.campaign} account {item.account} not served")
+            return PublishResult(item.id, "stopped", f"campaign {item.campaign} is not served here")
+        account = campaign.accounts.get(item.account)
+        if account is None:
+            # Releasing would hand the same item straight back to this process, forever.
+            return self._needs_review(item, None, (
+                f"account {item.account} is no longer in campaign {item.campaign}; put it back and "
+                f"run `crieur queue retry {item.id}`, or `crieur queue cancel {item.id}`"))
         try:
             adapter = self.adapters.get(account)
         except BadInput as error:
@@ -180,44 +264,43 @@ class Publisher:
         reply_to = _last_ref(item)
         media_ids: tuple[str, ...] | None = None
         spacing = campaign.schedule.spacing
-        first = True
-        for post in item.posts:
-            if post.state == PostState.POSTED:
-                continue
-            if not first:
-                # Wait the campaign's spacing between posts; a stop request cuts the wait short
-                # and the rest of the thread is handed back (it continues from here later).
-                if self.stop.wait(spacing.total_seconds()):
-                    self.store.release(item.id, self.holder)
-                    return PublishResult(item.id, "stopped", "stopping; the thread continues later")
-            first = False
+        todo = [post for post in item.posts if post.state != PostState.POSTED]
+        for number, post in enumerate(todo):
+            # One renewal per post, covering the wait too, so that no other node takes the thread
+            # in the middle (it also tells at once when one did: LeaseLost).
+            self.store.renew_lease(item.id, self.holder, self.lease + (spacing if number else timedelta(0)))
+            if number and self.stop.wait(spacing.total_seconds()):
+                # A stop request cuts the wait short; the rest of the thread continues later.
+                self.store.release(item.id, self.holder)
+                return PublishResult(item.id, "stopped", "stopping; the thread continues later")
+            in_doubt = post.state == PostState.UNKNOWN
             try:
-                self.store.renew_lease(item.id, self.holder, self.lease)
-            except LeaseLost as lost:
-                return PublishResult(item.id, "lost", str(lost))
-            if post.index == 1 and item.media and media_ids is None:
-                try:
-                    media_ids = self._upload_media(adapter, item)
-                except (AuthFailed, RateLimited, Rejected, Transient) as error:
-                    return self._failed(item, post, error, adapter, campaign, sent=False)
-            outgoing = OutgoingPost(
-                text=post.text,
-                idempotency_key=post.idempotency_key,
-                media_ids=(media_ids or ()) if post.index == 1 else (),
-                lang=item.lang,
-                spoiler_text=(item.options or {}).get("cw"),
-                visibility=account.settings.get("visibility"),
-            )
-            try:
-                ref = self._send(adapter, item, post, outgoing, reply_to)
+                ref = None
+                if in_doubt:
+                    ref, in_doubt = self._settle(adapter, item, post, reply_to)
+                if ref is None:
+                    if post.index == 1 and item.media and media_ids is None:
+                        media_ids = self._upload_media(adapter, item)
+                    outgoing = self._outgoing(item, post, account, media_ids if post.index == 1 else None)
+                    ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt)
             except _Undecidable as undecidable:
                 return self._needs_review(item, post.index, str(undecidable))
-            except (AuthFailed, RateLimited, Rejected, Transient) as error:
-                return self._failed(item, post, error, adapter, campaign, sent=True)
+            except _MediaFailed as failed:
+                return self._failed(item, post, failed.error, campaign, unknown=in_doubt, media=True)
+            except AdapterError as error:
+                unknown = in_doubt or isinstance(error, OutcomeUnknown)
+                return self._failed(item, post, error, campaign, unknown=unknown)
+            except (LeaseLost, StoreError):
+                raise
+            except Exception as error:
+                # An adapter bug or a library surprise: the request may have gone out, so the post
+                # stays in doubt; retrying with backoff (bounded) beats a daemon crash loop.
+                log.error("item %s post %s: unexpected %s", item.id, post.index, type(error).__name__,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+                surprise = OutcomeUnknown(f"unexpected {type(error).__name__}: {error}", platform=item.platform)
+                return self._failed(item, post, surprise, campaign, unknown=True)
             self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock())
-            rate_limit = adapter.rate_limit()
-            if rate_limit:
-                self.store.set_rate_limit(item.account, rate_limit)
+            self._remember_rate_limit(item, adapter)
             log.info("posted %s/%s of item %s (%s) → %s", post.index, len(item.posts), item.id, item.account,
                      ref.url or ref.id)
             reply_to = ref
@@ -225,78 +308,130 @@ class Publisher:
 
     # -- one post ----------------------------------------------------------------------------
 
+    def _settle(self, adapter: Adapter, item: Item, post: PostRow,
+                reply_to: RemoteRef | None) -> tuple[RemoteRef | None, bool]:
+        """Decide an `unknown` post: (its remote ref, _) if it is on the platform, (None, False)
+        if it certainly is not, (None, True) if undecided but the adapter may safely repeat it.
+
+        :raises _Undecidable: undecided and repeating could post twice (no idempotency key)
+        """
+        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang)
+        try:
+            found = adapter.find_existing(probe, reply_to)
+        except OutcomeUnknown as error:
+            if not adapter.idempotent:
+                raise _Undecidable(
+                    f"post {post.index} may or may not be on {item.platform} and the platform cannot "
+                    f"tell ({error.message}); look at the account, then run "
+                    f"`crieur queue resolve {item.id} --posted URL` or `--not-posted`"
+                ) from error
+            return None, True  # the idempotency key makes a repeat safe
+        if found is not None:
+            log.info("post %s of item %s was already on %s: %s", post.index, item.id, item.platform,
+                     found.url or found.id)
+            return found, False
+        return None, False
+
     def _send(self, adapter: Adapter, item: Item, post: PostRow, outgoing: OutgoingPost,
-              reply_to: RemoteRef | None) -> RemoteRef:
-        """Post once, never twice: settle an `unknown` post first, mark the post before sending."""
-        if post.state == PostState.UNKNOWN:
-            try:
-                found = adapter.find_existing(outgoing, reply_to)
-            except OutcomeUnknown as error:
-                if not adapter.idempotent:
-                    raise _Undecidable(
-                        f"post {post.index} may or may not be on {item.platform} and the platform cannot "
-                        f"tell ({error.message}); check the account and run "
-                        f"`crieur queue resolve {item.id} --posted URL` or `--not-posted`"
-                    ) from error
-                found = None  # the idempotency key makes a repeat safe
-            if found is not None:
-                log.info("post %s of item %s was already on %s: %s", post.index, item.id, item.platform,
-                         found.url or found.id)
-                return found
+              reply_to: RemoteRef | None, *, in_doubt: bool) -> RemoteRef:
+        """Post once, never twice: mark the post `unknown` (durably) before the request.
+
+        A failure that certainly did not apply the request makes the post pending again, unless
+        an earlier request is still `in_doubt` (then it stays unknown for the next attempt).
+        """
         self.store.mark_sending(item.id, post.index, self.holder)
         try:
             return adapter.publish(outgoing, reply_to)
         except OutcomeUnknown:
             raise
-        except Transient:
-            # Nothing reached the platform: the post is plainly pending again.
-            self.store.mark_not_sent(item.id, post.index, self.holder)
-            raise
-        except (AuthFailed, RateLimited, Rejected):
-            self.store.mark_not_sent(item.id, post.index, self.holder)
+        except (Transient, AuthFailed, RateLimited, Rejected):
+            if not in_doubt:
+                self.store.mark_not_sent(item.id, post.index, self.holder)
             raise
 
+    def _outgoing(self, item: Item, post: PostRow, account: Any, media_ids: tuple[str, ...] | None) -> OutgoingPost:
+        return OutgoingPost(
+            text=post.text,
+            idempotency_key=post.idempotency_key,
+            media_ids=media_ids or (),
+            lang=item.lang,
+            spoiler_text=(item.options or {}).get("cw") or None,
+            visibility=account.settings.get("visibility"),
+        )
+
     def _upload_media(self, adapter: Adapter, item: Item) -> tuple[str, ...]:
+        """Upload the item's media (with alt texts) for its first post.
+
+        An upload only stores bytes on the platform; repeating it is harmless, so its failures
+        never put the post in doubt (raised as `_MediaFailed`).
+        """
         ids = []
         for media in item.media:
-            ids.append(adapter.upload_media(Path(media["path"]), media.get("alt", "")))
+            try:
+                ids.append(adapter.upload_media(Path(media["path"]), media.get("alt", "")))
+            except AdapterError as error:
+                raise _MediaFailed(error) from error
         return tuple(ids)
 
     # -- outcomes ------------------------------------------------------------------------------
 
-    def _failed(self, item: Item, post: PostRow, error: Exception, adapter: Adapter, campaign: Any,
-                *, sent: bool) -> PublishResult:
-        now = self._clock()
+    def _failed(self, item: Item, post: PostRow, error: AdapterError, campaign: Any, *, unknown: bool,
+                media: bool = False) -> PublishResult:
+        what = f"media of post {post.index}" if media else f"post {post.index}"
         if isinstance(error, RateLimited):
-            self.store.pause_account(item.account, error.retry_at, f"rate limited on {item.platform}: {error.message}")
-            self.store.post_failed(item.id, str(error), retry_at=error.retry_at, index=post.index, holder=self.holder)
-            log.warning("account %s rate limited until %s; item %s waits", item.account,
-                        error.retry_at.isoformat(timespec="seconds"), item.id)
-            return PublishResult(item.id, "paused", str(error))
+            return self._pause_for_rate_limit(item, post, error)
         if isinstance(error, AuthFailed):
-            return self._pause_for_auth(item, f"{item.platform} refused the credentials of {item.account}: "
-                                              f"{error.message}", post_index=post.index)
+            message = f"{item.platform} refused the credentials of {item.account}: {self._redact(item, error.message)}"
+            # The cached adapter holds the refused credentials: build a new one after the fix.
+            self.adapters.discard(item.account)
+            return self._pause_for_auth(item, message, post_index=post.index)
         if isinstance(error, Rejected):
-            return self._needs_review(item, post.index, f"{item.platform} rejected post {post.index}: {error}")
+            reason = self._redact(item, error.message)
+            return self._needs_review(item, post.index, f"{item.platform} rejected {what} ({error.reason}): {reason}")
         # Transient (OutcomeUnknown included): back off and try again, up to the campaign's limit.
-        unknown = isinstance(error, OutcomeUnknown)
+        message = self._redact(item, f"{what}: {error}")
         policy = campaign.retry
         attempts = item.attempts + 1
         if attempts >= policy.max_attempts:
-            self.store.post_failed(item.id, f"{error} (gave up after {attempts} attempts)", final_state=ItemState.FAILED,
-                                   index=post.index, unknown=unknown, holder=self.holder)
-            log.error("item %s failed after %s attempts: %s", item.id, attempts, error)
-            return PublishResult(item.id, "failed", str(error))
-        retry_at = now + policy.delay(attempts)
-        self.store.post_failed(item.id, str(error), retry_at=retry_at, index=post.index, unknown=unknown,
+            advice = ""
+            if unknown:
+                advice = (f"; whether post {post.index} went out is unknown: settle it with "
+                          f"`crieur queue resolve {item.id} --posted URL` or `--not-posted`")
+            self.store.post_failed(item.id, f"{message} (gave up after {attempts} attempts){advice}",
+                                   final_state=ItemState.FAILED, index=post.index, unknown=unknown,
+                                   holder=self.holder)
+            log.error("item %s failed after %s attempts: %s", item.id, attempts, message)
+            return PublishResult(item.id, "failed", message)
+        retry_at = self._clock() + self._backoff(policy, attempts)
+        self.store.post_failed(item.id, message, retry_at=retry_at, index=post.index, unknown=unknown,
                                holder=self.holder)
-        log.warning("item %s post %s: %s; retry at %s", item.id, post.index, error, retry_at.isoformat(timespec="seconds"))
-        return PublishResult(item.id, "retry", str(error))
+        log.warning("item %s %s; attempt %s of %s, next at %s", item.id, message, attempts, policy.max_attempts,
+                    retry_at.isoformat(timespec="seconds"))
+        return PublishResult(item.id, "retry", message)
+
+    def _backoff(self, policy: Any, attempts: int) -> timedelta:
+        """The campaign's delay before retry number `attempts`, minus up to _JITTER of it."""
+        delay = policy.delay(attempts)
+        return delay * (1 - _JITTER * self._random.random())
+
+    def _pause_for_rate_limit(self, item: Item, post: PostRow, error: RateLimited) -> PublishResult:
+        # Not the thread's fault: no attempt is counted; the item keeps its place and goes on
+        # (as a reply to what is out) once the account's pause ends at the platform's reset.
+        message = self._redact(item, f"rate limited on {item.platform}: {error.message}")
+        # A reset already past (clock skew) must still stop the daemon from hammering the platform.
+        until = max(error.retry_at, self._clock() + _MIN_RATE_LIMIT_PAUSE)
+        self.store.pause_account(item.account, until, message)
+        self.store.record_attempt(item.id, "rate_limited", f"{message}; paused until {until.isoformat()}",
+                                  index=post.index)
+        self.store.release(item.id, self.holder)
+        log.warning("account %s rate limited until %s; item %s waits", item.account,
+                    until.isoformat(timespec="seconds"), item.id)
+        return PublishResult(item.id, "paused", message)
 
     def _pause_for_auth(self, item: Item, message: str, *, post_index: int | None = None) -> PublishResult:
         advice = (f"{message}. Publishing for {item.account} is paused: fix its credentials "
-                  f"(crieur auth / the environment), check with `crieur accounts check`, then "
-                  f"`crieur accounts resume {item.account}`")
+                  f"(crieur auth / the environment), check them with `crieur accounts check`, then run "
+                  f"`crieur accounts resume {item.account}`; queued threads are kept")
         self.store.pause_account(item.account, None, advice)
         self.store.post_failed(item.id, advice, retry_at=self._clock(), index=post_index, holder=self.holder)
         log.error("%s", advice)
@@ -312,17 +447,18 @@ class Publisher:
         for media in item.media:
             path = Path(media["path"])
             if not path.is_file():
-                return f"media file {path} is missing"
+                return f"media file {path} is missing; put it back, or enqueue the article again"
             expected = media.get("sha256")
             if expected and media_fingerprint(path) != expected:
-                return f"media file {path} changed since the thread was queued; enqueue it again"
+                return f"media file {path} changed since the thread was queued; enqueue the article again"
         return None
 
     def _defer_for_budget(self, item: Item) -> PublishResult | None:
         """Defer a whole thread to the rate-limit reset when the budget cannot take all of it.
 
         Uses the last rate-limit headers the platform sent for this account: a thread started
-        without enough budget would leave a fragment on the timeline until the reset.
+        without enough budget would leave a fragment on the timeline until the reset. The account
+        waits for the reset (its other threads could not start either); no attempt is counted.
         """
         state = self.store.account_state(item.account)
         headers = {k.lower(): v for k, v in (state.rate_limit or {}).items()}
@@ -334,23 +470,43 @@ class Publisher:
         needed = sum(1 for p in item.posts if p.state != PostState.POSTED)
         if remaining >= needed:
             return None
-        message = f"rate-limit budget {remaining} < {needed} posts; whole thread deferred to the reset"
+        message = (f"rate-limit budget of {item.account}: {remaining} request(s) left, the thread needs "
+                   f"{needed}; it waits for the reset at {reset.isoformat(timespec='seconds')}")
+        self.store.pause_account(item.account, reset, message)
         self.store.record_attempt(item.id, "deferred", message)
-        self.store.post_failed(item.id, message, retry_at=reset, holder=self.holder)
-        log.info("item %s: %s at %s", item.id, message, reset.isoformat(timespec="seconds"))
+        self.store.release(item.id, self.holder)
+        log.info("item %s: %s", item.id, message)
         return PublishResult(item.id, "deferred", message)
+
+    def _remember_rate_limit(self, item: Item, adapter: Adapter) -> None:
+        rate_limit = adapter.rate_limit()
+        if rate_limit:
+            self.store.set_rate_limit(item.account, rate_limit)
+
+    def _redact(self, item: Item, text: str) -> str:
+        # Adapters redact their messages already; this is the second lock on the door, for
+        # whatever text reaches the store or the log from here.
+        return redact(text, self.adapters.secrets(item.account))
 
 
 class _Undecidable(Exception):
     """A post's fate cannot be decided without a person (`crieur queue resolve`)."""
 
 
+class _MediaFailed(Exception):
+    """Uploading the media of the first post failed with `error` (the post itself was not sent)."""
+
+    def __init__(self, error: AdapterError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _last_ref(item: Item) -> RemoteRef | None:
     posted = [p for p in item.posts if p.state == PostState.POSTED and p.remote_id]
-    return RemoteRef(posted[-1].remote_id, posted[-1].url) if posted else None
+    return RemoteRef(posted[-1].remote_id, posted[-1].url) if posted else None  # type: ignore[arg-type]
 
 
-def _first_int(headers: Mapping[str, str], names: tuple[str, ...]) -> int | None:
+def _first_int(headers: Mapping[str, str], names: Iterable[str]) -> int | None:
     for name in names:
         try:
             return int(headers[name])

@@ -27,6 +27,17 @@ from bot.publisher import AdapterPool, Publisher, PublishResult
 log = logging.getLogger("crieur.daemon")
 
 SWEEP_INTERVAL = timedelta(seconds=30)
+# How soon to look again for due items while workers are busy (see Daemon._arm).
+_BUSY_RECHECK = timedelta(milliseconds=200)
+
+
+class _SkippedPassFilter(logging.Filter):
+    """Drops APScheduler's warning that a `publish` pass was skipped (one already running): by
+    design that pass sees the same items and re-arms the job, so the line would only be noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not ("maximum number of running instances" in record.getMessage()
+                    and "publish_due" in record.getMessage())
 
 
 @dataclass
@@ -147,20 +158,35 @@ class Daemon:
     def startup_summary(self) -> str:
         """Settle missed slots and say what was found: due, late (posted within grace),
         re-slotted (missed by more than grace: moved to the next free slot), in doubt."""
+        from sqlalchemy import func, select
+
         from bot.store import ItemState, PostState
+        from bot.store.schema import items, posts
 
         now = self._clock()
-        due = late = reslotted = doubt = 0
-        others: set[str] = set()
-        for item in self.store.list_items(state=ItemState.SCHEDULED):
-            campaign = self.campaigns.get(item.campaign)
-            if campaign is None:
-                others.add(item.campaign)
-                continue
-            if any(p.state == PostState.UNKNOWN for p in item.posts):
-                doubt += 1
-            if item.due_at > now:
-                continue
+        due = late = reslotted = 0
+        served = list(self.campaigns)
+        scheduled = items.c.state == ItemState.SCHEDULED
+        # Only the items due now are loaded: a store with 100,000 future items must not cost the
+        # start-up (or the RSS of a daemon that then sits idle) a copy of the whole queue.
+        with self.store.engine.connect() as conn:
+            due_ids = conn.execute(
+                select(items.c.id).where(scheduled, items.c.due_at <= now, items.c.campaign.in_(served))
+                .order_by(items.c.due_at, items.c.id)
+            ).scalars().all()
+            doubt = conn.execute(
+                select(func.count(func.distinct(posts.c.item_id)))
+                .select_from(posts.join(items, posts.c.item_id == items.c.id))
+                .where(scheduled, posts.c.state == PostState.UNKNOWN, items.c.campaign.in_(served))
+            ).scalar_one()
+            others = set(conn.execute(
+                select(items.c.campaign).distinct().where(scheduled, items.c.campaign.not_in(served))
+            ).scalars())
+        for item_id in due_ids:
+            item = self.store.get_item(item_id)
+            campaign = self.campaigns[item.campaign]
+            if item.state != ItemState.SCHEDULED or item.due_at > now:
+                continue  # another process moved it meanwhile
             if item.posted_count or now - item.due_at <= campaign.grace:
                 # A started thread always continues; a fresh one within grace goes out late.
                 late += 1 if now - item.due_at > timedelta(minutes=1) else 0
@@ -252,10 +278,18 @@ class Daemon:
         """(Re-)arm the `publish` job at the earliest due time in the store."""
         if self._scheduler is None or self.stop_event.is_set():
             return
-        when = self.store.next_due_at(self._clock(), campaigns=list(self.campaigns))
+        now = self._clock()
+        when = self.store.next_due_at(now, campaigns=list(self.campaigns))
         if when is None:
             return
-        when = max(when, self._clock())
+        if when <= now:
+            with self._dispatch_lock:
+                busy = bool(self._in_flight)
+            # Due now yet not claimed: it belongs to an account a worker is busy with (or every
+            # worker is busy). The worker re-runs publish_due when it ends; arming at `now` would
+            # spin (measured: half a CPU) while the account's thread waits out its spacing. A short
+            # re-check still catches an item of a free account that became due in between.
+            when = now + _BUSY_RECHECK if busy else now
         self._scheduler.add_job(
             self.publish_due,
             "date",
@@ -339,6 +373,9 @@ class Daemon:
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         log.info(self.startup_summary())
+        skipped = logging.getLogger("apscheduler.scheduler")
+        if not any(isinstance(f, _SkippedPassFilter) for f in skipped.filters):
+            skipped.addFilter(_SkippedPassFilter())
         scheduler = BlockingScheduler(
             executors={"default": JobPool(4)},
             job_defaults={"coalesce": True, "max_instances": 1},

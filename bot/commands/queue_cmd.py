@@ -1,9 +1,10 @@
-"""`crieur queue list|show|cancel|retry|reschedule`: look at and steer the queue."""
+"""`crieur queue list|show|cancel|retry|reschedule|resolve`: look at and steer the queue."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reschedule.add_argument("--at", required=True, metavar="TIME", help="ISO 8601 (campaign zone if no offset) or now")
     reschedule.set_defaults(handler=run_reschedule)
 
+    resolve = actions.add_parser(
+        "resolve",
+        help="settle a post whose outcome is unknown (needs_review): it went out, or it did not",
+        description="Say whether a post Crieur could not decide went out. With --posted, the post is "
+        "recorded with the URL you give (and the remote id taken from it, or --remote-id) and the "
+        "thread continues with the next post as a reply to it; with --not-posted, the post will be "
+        "sent again. Either way the thread is due at once.",
+    )
+    resolve.add_argument("id", type=int, metavar="ID")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--posted", metavar="URL", help="the post is on the platform, at URL")
+    outcome.add_argument("--not-posted", action="store_true", help="the post is not on the platform")
+    resolve.add_argument("--post", type=int, metavar="N",
+                         help="which post (1-based; default: the one in doubt, else the first not posted)")
+    resolve.add_argument("--remote-id", metavar="ID",
+                         help="the platform's id of the post, when the URL does not give it")
+    resolve.set_defaults(handler=run_resolve)
+
     for action in (listing, show, *actions.choices.values()):
         if not any(a.dest == "db" for a in action._actions):
             add_db_option(action)
@@ -54,7 +73,8 @@ def _zone(item: Any) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _item_json(item: Any, *, with_posts: bool) -> dict[str, Any]:
+def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """The item as JSON; with `with_posts`, its posts and its `attempts` history too."""
     from bot.timefmt import iso
 
     zone = _zone(item)
@@ -72,6 +92,16 @@ def _item_json(item: Any, *, with_posts: bool) -> dict[str, Any]:
         "last_error": item.last_error,
     }
     if with_posts:
+        data["attempts"] = [
+            {
+                "at": iso(attempt.at, zone),
+                "post": attempt.post_index,
+                "outcome": attempt.outcome,
+                "message": attempt.message,
+                "remote_id": attempt.remote_id,
+            }
+            for attempt in attempts
+        ]
         data["posts"] = [
             {
                 "index": post.index,
@@ -111,8 +141,9 @@ def run_show(args: argparse.Namespace) -> int:
 
     store = open_store_for(args, announce=False)
     item = store.get_item(args.id)
+    attempts = store.attempts(item.id)
     if args.json:
-        json.dump(_item_json(item, with_posts=True), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(_item_json(item, with_posts=True, attempts=attempts), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
     zone = _zone(item)
@@ -136,7 +167,26 @@ def run_show(args: argparse.Namespace) -> int:
         where = f" → {post.url or post.remote_id}" if (post.url or post.remote_id) else ""
         print(f"\n[{post.index}/{total}] {post.state}{where}")
         print(display(post.text))
+    print()
+    print(_history_text(attempts, zone))
     return 0
+
+
+def _history_text(attempts: list[Any], zone: ZoneInfo) -> str:
+    """The attempts history, one line per event: time (campaign zone), post, outcome, message, remote id."""
+    if not attempts:
+        return "history: no publishing attempt yet"
+    lines = ["history:"]
+    for attempt in attempts:
+        when = attempt.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        post = f"post {attempt.post_index}" if attempt.post_index is not None else "thread"
+        line = f"  {when}  {post:<8}  {attempt.outcome:<12}"
+        if attempt.remote_id:
+            line += f"  {attempt.remote_id}"
+        if attempt.message:
+            line += f"  {attempt.message}"
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
@@ -163,3 +213,100 @@ def run_reschedule(args: argparse.Namespace) -> int:
     store.reschedule(args.id, at)
     print(f"item {args.id} rescheduled for {format_local(at, zone)}")
     return 0
+
+
+def run_resolve(args: argparse.Namespace) -> int:
+    """Settle a post in doubt through `Store.resolve_post`; exit 2 for a bad id, post or state."""
+    from bot.errors import BadInput
+    from bot.store import InvalidTransition, ItemState, PostState
+
+    store = open_store_for(args, announce=True)
+    item = store.get_item(args.id)
+    post = _post_to_resolve(item, args.post)
+    if post.state == PostState.POSTED:
+        raise InvalidTransition(f"item {item.id} post {post.index} is already posted ({post.url or post.remote_id})")
+    in_doubt = post.state == PostState.UNKNOWN
+    if not in_doubt and item.state not in (ItemState.NEEDS_REVIEW, ItemState.FAILED):
+        raise InvalidTransition(
+            f"item {item.id} is {item.state} and post {post.index} is {post.state}: there is nothing to resolve"
+        )
+    if args.posted:
+        url = args.posted.strip()
+        if not re.match(r"^(https?|at)://\S+$", url):
+            raise BadInput(f"--posted: {url!r} is not a URL (https://… or at://…)")
+        remote_id = args.remote_id or remote_id_from_url(item, post, url)
+        resolved = store.resolve_post(item.id, post.index, posted=True, remote_id=remote_id,
+                                      url=url if not url.startswith("at://") else None)
+        said = f"item {item.id} post {post.index} recorded as posted ({remote_id})"
+    else:
+        if args.remote_id:
+            raise BadInput("--remote-id goes with --posted, not --not-posted")
+        resolved = store.resolve_post(item.id, post.index, posted=False)
+        said = f"item {item.id} post {post.index} recorded as not posted; it will be sent again"
+    if resolved.state == ItemState.PUBLISHED:
+        print(f"{said}; the thread is complete (published)")
+    else:
+        following = resolved.next_post
+        where = f"post {following.index}" if following else "the next post"
+        print(f"{said}; the thread continues with {where}, due now")
+    return 0
+
+
+def _post_to_resolve(item: Any, index: int | None) -> Any:
+    from bot.errors import BadInput
+    from bot.store import InvalidTransition, PostState
+
+    if index is not None:
+        if not 1 <= index <= len(item.posts):
+            raise BadInput(f"--post {index}: item {item.id} has posts 1 to {len(item.posts)}")
+        return item.posts[index - 1]
+    doubtful = next((p for p in item.posts if p.state == PostState.UNKNOWN), None)
+    if doubtful is not None:
+        return doubtful
+    following = item.next_post
+    if following is None:
+        raise InvalidTransition(f"item {item.id} has every post posted; there is nothing to resolve")
+    return following
+
+
+# The remote id in a post's web URL, per platform (an X status id, a Mastodon status id).
+_ID_IN_URL = {
+    "x": re.compile(r"/status(?:es)?/(\d+)(?:[/?#]|$)"),
+    "mastodon": re.compile(r"/(\d+)/?(?:[?#]|$)"),
+}
+_BSKY_URL = re.compile(r"/profile/(?P<actor>[^/]+)/post/(?P<rkey>[A-Za-z0-9._~:-]+)/?(?:[?#]|$)")
+
+
+def remote_id_from_url(item: Any, post: Any, url: str) -> str:
+    """The remote id a post's URL stands for on the item's platform; BadInput when it cannot tell.
+
+    X and Mastodon ids are in the URL. A Bluesky post id is its at:// URI: given as such, or
+    rebuilt from a bsky.app URL with the account's DID (from the URL or from a post of the same
+    thread). A dry-run id is derived from the post's idempotency key, as the dry-run adapter does.
+    """
+    from bot.errors import BadInput
+
+    platform = item.platform
+    if platform == "dryrun":
+        from bot.adapters.dryrun import fake_id
+
+        return fake_id(post.idempotency_key)
+    if platform == "bluesky":
+        if url.startswith("at://"):
+            return url
+        match = _BSKY_URL.search(url)
+        if match:
+            actor, rkey = match["actor"], match["rkey"]
+            if actor.startswith("did:"):
+                return f"at://{actor}/app.bsky.feed.post/{rkey}"
+            repo = next((p.remote_id.split("/")[2] for p in item.posts
+                         if p.remote_id and p.remote_id.startswith("at://did:")), None)
+            if repo:
+                return f"at://{repo}/app.bsky.feed.post/{rkey}"
+        raise BadInput(f"--posted: cannot tell the Bluesky post's at:// URI from {url}; "
+                       "give it with --remote-id at://did:…/app.bsky.feed.post/RKEY")
+    pattern = _ID_IN_URL.get(platform)
+    match = pattern.search(url) if pattern else None
+    if match is None:
+        raise BadInput(f"--posted: cannot tell the {platform} post id from {url}; give it with --remote-id ID")
+    return match.group(1)

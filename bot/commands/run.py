@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease)
     for line in daemon.describe().splitlines():
         log.info(line)
+    if lock is not None:
+        daemon.take_over()  # the lock proves the previous holder dead: no waiting for its leases
     pruned = store.prune_attempts(datetime.now(timezone.utc) - keep)
     if pruned:
         log.info("pruned %d attempt(s) older than %s from the history", pruned, args.prune_history)

@@ -1,0 +1,80 @@
+"""The daemon under a controlled clock: missed slots within grace go out late, older ones are re-slotted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.campaign import load_campaigns
+from bot.publisher import AdapterPool
+from bot.scheduler import Daemon
+from bot.store import ItemState, NewItem, open_store
+
+T0 = datetime(2030, 1, 2, 12, 0, tzinfo=timezone.utc)  # the daemon starts at noon, long after "now"
+
+CAMPAIGN = """\
+name: clocked
+timezone: UTC
+accounts:
+  desk:
+    platform: dryrun
+    as: mastodon
+schedule:
+  slots: ["0 9 * * *"]
+  spacing: 0s
+grace: 1h
+"""
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_grace_decides_between_late_and_reslotted(tmp_path: Path) -> None:
+    campaign = tmp_path / "clocked.yaml"
+    campaign.write_text(CAMPAIGN, encoding="utf-8")
+    store = open_store(str(tmp_path / "q.db"))
+    ids = {}
+    for name, missed_by in (("late", timedelta(minutes=30)), ("stale", timedelta(hours=2)),
+                            ("future", -timedelta(hours=3))):
+        outcome = store.enqueue(
+            NewItem(campaign="clocked", account="desk", platform="dryrun", source=name, content_hash=name,
+                    title=name, posts=[f"{name} one", f"{name} two"]),
+            at=T0 - missed_by, now=T0 - timedelta(days=1),
+        )
+        ids[name] = outcome.item.id
+    clock = Clock(T0)
+    pool = AdapterPool(dry_run=True, dryrun_path=tmp_path / "dryrun.jsonl")
+    daemon = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=clock)
+    try:
+        summary = daemon.startup_summary()
+        assert summary == ("found 1 due (1 late, within grace), 1 re-slotted (missed by more than grace), "
+                           "0 in doubt")
+        # Missed by more than grace: moved to the next free slot (09:00 tomorrow), not posted now.
+        assert store.get_item(ids["stale"]).due_at == datetime(2030, 1, 3, 9, 0, tzinfo=timezone.utc)
+
+        assert daemon.run_once() == 0
+        states = {name: store.get_item(i).state for name, i in ids.items()}
+        assert states == {"late": ItemState.PUBLISHED, "stale": ItemState.SCHEDULED, "future": ItemState.SCHEDULED}
+
+        # Time passes without any real waiting: each item goes out once its time has come.
+        clock.now = T0 + timedelta(hours=3)
+        again = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=clock)
+        assert again.startup_summary().startswith("found 1 due (0 late")
+        assert again.run_once() == 0
+        assert store.get_item(ids["future"]).state == ItemState.PUBLISHED
+        assert store.get_item(ids["stale"]).state == ItemState.SCHEDULED
+
+        clock.now = datetime(2030, 1, 3, 9, 0, 5, tzinfo=timezone.utc)
+        last = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=clock)
+        assert last.run_once() == 0
+        assert store.get_item(ids["stale"]).state == ItemState.PUBLISHED
+    finally:
+        pool.close()
+        store.close()
