@@ -41,6 +41,26 @@ def run(args: argparse.Namespace) -> int:
     from bot.schedule import parse_duration
     from bot.store import open_store, resolve_store_url
 
+    # Signals first: a stop asked while starting up (loading, opening the store) must still end
+    # in an orderly exit with the right code, not in Python's default death by SIGTERM.
+    stop_asked: list[int] = []
+    daemon_ref: list[Daemon] = []
+
+    def on_stop(signum: int, _frame: object) -> None:
+        stop_asked.append(signum)
+        logging.getLogger("crieur.daemon").info(
+            "stopping (%s): finishing the post in flight", signal.Signals(signum).name)
+        if daemon_ref:
+            daemon_ref[0].stop()
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        if daemon_ref:
+            daemon_ref[0].reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+
     paths = _campaign_paths(args)
     campaigns = load_campaigns(paths)
     zones = {c.timezone.key for c in campaigns}
@@ -69,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         args.dry_run and url.startswith("sqlite")) else None
     pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease)
+    daemon_ref.append(daemon)
+    if stop_asked:
+        daemon.stop()
     for line in daemon.describe().splitlines():
         log.info(line)
     if lock is not None:
@@ -77,33 +100,19 @@ def run(args: argparse.Namespace) -> int:
     if pruned:
         log.info("pruned %d attempt(s) older than %s from the history", pruned, args.prune_history)
 
-    interrupted = False
-
-    def on_stop(signum: int, _frame: object) -> None:
-        nonlocal interrupted
-        interrupted = signum == signal.SIGINT
-        log.info("stopping (%s): finishing the post in flight", signal.Signals(signum).name)
-        daemon.stop()
-
-    def on_hup(_signum: int, _frame: object) -> None:
-        daemon.reload()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
     try:
         if args.once:
             code = daemon.run_once()
         else:
             daemon.run_forever()
-            code = 130 if interrupted else 0
+            code = 0
     finally:
         pool.close()
         if lock is not None:
             lock.release()
         store.close()
-    if args.once and interrupted:
-        return 130
+    if stop_asked:
+        return 130 if signal.SIGINT in stop_asked else 0
     return code
 
 

@@ -206,8 +206,9 @@ def check_threads(store_url: str, servers: dict[str, Any]) -> list[Any]:
                 if remote is None:
                     problems.append(f"{account} item {item.id} post {post.index}: not recorded ({post.state})")
                 elif remote.text != post.text or remote.reply_to != previous:
-                    problems.append(f"{account} item {item.id} post {post.index}: replies to "
-                                    f"{remote.reply_to}, expected {previous}")
+                    problems.append(f"{account} item {item.id} post {post.index}: recorded as {remote.id} "
+                                    f"({remote.text!r} replying to {remote.reply_to}), expected "
+                                    f"{post.text!r} replying to {previous}")
                 previous = post.remote_id
     assert not problems, "\n".join(problems)
     return items

@@ -76,6 +76,8 @@ def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: s
         assert time.monotonic() < deadline, f"seed {SEED}: not finished in {FINISH_WITHIN} s:\n{running[0].output()}"
         time.sleep(0.2)
     for daemon in running:
+        # A daemon restarted a moment ago may still be importing, before its handlers exist.
+        daemon.wait_for_output("found ")
         daemon.signal(signal.SIGTERM)
     for daemon in running:
         assert daemon.wait(timeout=15) == 0, daemon.output()
