@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +38,11 @@ class DryRunAdapter(Adapter):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # (idempotency key, reply target) -> fake id of every post in the file, read
+        # incrementally: only the bytes appended since the last look (by any process) are parsed,
+        # so a long run stays linear instead of re-reading the whole file for every post.
+        self._known: dict[tuple[str, str | None], str] = {}
+        self._offset = 0
 
     @classmethod
     def from_account(cls, settings: dict[str, Any], credentials: dict[str, str], *,
@@ -81,10 +87,30 @@ class DryRunAdapter(Adapter):
 
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
         target = reply_to.id if reply_to else None
-        for entry in self.entries():
-            if entry.get("idempotency_key") == post.idempotency_key and entry.get("reply_to") == target:
-                return RemoteRef(entry["id"], None)
-        return None
+        with self._lock:
+            self._catch_up()
+            found = self._known.get((post.idempotency_key, target))
+        return RemoteRef(found, None) if found else None
+
+    def _catch_up(self) -> None:
+        """Index the lines appended to the file since the last call (caller holds the lock)."""
+        try:
+            with self.path.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_size < self._offset:  # truncated or replaced: start over
+                    self._known.clear()
+                    self._offset = 0
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return
+        complete = chunk.rfind(b"\n") + 1  # a line still being written by another process waits
+        for line in chunk[:complete].splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if "idempotency_key" in row:
+                self._known[(row["idempotency_key"], row.get("reply_to"))] = row["id"]
+        self._offset += complete
 
     def entries(self) -> list[dict[str, Any]]:
         """Every post written so far (media lines excluded)."""

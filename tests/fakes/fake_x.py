@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from bot.platforms import get_platform
 from bot.testing import ServerPost
 from tests.fakes.base import FakeServer, Request, Response
 
@@ -100,7 +101,7 @@ class FakeX(FakeServer):
         text = body.get("text", "")
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         media_ids = (body.get("media") or {}).get("media_ids") or []
-        if len(text) > 280:
+        if get_platform("x").length(text) > 280:  # X's weighted count (URLs 23, CJK 2)
             return Response(403, {"detail": "Your Tweet text is too long.", "type": "about:blank",
                                   "title": "Forbidden", "status": 403})
         with self.lock:
