@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,6 +44,10 @@ class StoreBase:
         self.url = url
         self._clock = clock
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
+        # SQLite has one writer at a time; threads of this process queue on this mutex rather
+        # than on SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10… ms) and made
+        # the daemon's publishing workers wait on each other far longer than the writes take.
+        self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def display_url(self) -> str:
@@ -76,7 +82,7 @@ class StoreBase:
         """A write transaction: on SQLite it holds the database's write lock from its first statement
         (BEGIN IMMEDIATE), so it never fails half-way on a lock another writer took meanwhile.
         `durable`: the commit must survive a power cut too (see engine.DURABLE_OPTION)."""
-        with self.engine.connect() as conn:
+        with self._sqlite_writer or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True, DURABLE_OPTION: durable})
             with conn.begin():
                 yield conn
