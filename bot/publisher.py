@@ -268,7 +268,8 @@ class Publisher:
         for number, post in enumerate(todo):
             # One renewal per post, covering the wait too, so that no other node takes the thread
             # in the middle (it also tells at once when one did: LeaseLost).
-            self.store.renew_lease(item.id, self.holder, self.lease + (spacing if number else timedelta(0)))
+            if number:  # the claim that handed us the item set a fresh lease for the first post
+                self.store.renew_lease(item.id, self.holder, self.lease + spacing)
             if number and self.stop.wait(spacing.total_seconds()):
                 # A stop request cuts the wait short; the rest of the thread continues later.
                 self.store.release(item.id, self.holder)
@@ -299,7 +300,7 @@ class Publisher:
                           exc_info=log.isEnabledFor(logging.DEBUG))
                 surprise = OutcomeUnknown(f"unexpected {type(error).__name__}: {error}", platform=item.platform)
                 return self._failed(item, post, surprise, campaign, unknown=True)
-            self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock())
+            self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock(), fetch=False)
             self._remember_rate_limit(item, adapter)
             log.info("posted %s/%s of item %s (%s) → %s", post.index, len(item.posts), item.id, item.account,
                      ref.url or ref.id)

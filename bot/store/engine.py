@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,26 @@ def create_store_engine(url: str) -> Engine:
     raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {display_url(url)}")
 
 
+def _set_wal(cursor: Any) -> None:
+    """Switch the database to WAL, waiting for other processes if need be.
+
+    Changing the journal mode needs a lock that SQLite does not wait for through the busy
+    handler: a process opening a new store while another one creates it would fail with
+    "database is locked". Retry for as long as the busy timeout allows instead.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         try:
@@ -123,7 +145,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()

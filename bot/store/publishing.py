@@ -236,7 +236,8 @@ class PublishingMixin(StoreBase):
         posted_at: datetime,
         *,
         now: datetime | None = None,
-    ) -> Item:
+        fetch: bool = True,
+    ) -> Item | None:
         """Store that post `index` (1-based) of the item is on the platform as `remote_id` at `url`.
 
         Call it right after the platform accepted the post and before posting the next one: it
@@ -244,7 +245,8 @@ class PublishingMixin(StoreBase):
         item's lease (the post is out either way). Recording the same remote id again does
         nothing; a different one raises StoreError. When every post is recorded the item becomes
         published (unless it was cancelled meanwhile) and its lease is cleared. An attempt row
-        ("posted") is written.
+        ("posted") is written. Returns the item as it now is, or None with `fetch=False` (the
+        publisher's hot path, which does not need it read back).
         """
         now = self._now(now)
         posted_at = as_utc(posted_at, "posted_at")
@@ -283,7 +285,7 @@ class PublishingMixin(StoreBase):
                 )
             else:
                 conn.execute(update(items).where(items.c.id == item_id).values(updated_at=now))
-            return self._item_by_id(conn, item_id)
+            return self._item_by_id(conn, item_id) if fetch else None
 
     def post_failed(
         self,
