@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.fakes is imported from the repository root
@@ -29,7 +29,6 @@ if str(ROOT) not in sys.path:  # tests.fakes is imported from the repository roo
 
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot.adapters import OutgoingPost, RemoteRef  # noqa: E402
 from bot.article import parse_article  # noqa: E402
@@ -37,7 +36,8 @@ from bot.campaign import load_campaign  # noqa: E402
 from bot.enqueue import enqueue_articles  # noqa: E402
 from bot.publisher import AdapterPool, Publisher  # noqa: E402
 from bot.sources.base import SourceArticle  # noqa: E402
-from bot.store import open_store, resolve_store_url  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from bot.testing import postgres_schema
 from tests.fakes.fake_bluesky import FakeBluesky  # noqa: E402
 from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
 from tests.fakes.fake_x import FakeX  # noqa: E402
@@ -191,21 +191,8 @@ class _timed:
         del self.adapter.publish
 
 
-@contextmanager
-def _pg_schema(base: str) -> Iterator[str]:
-    admin_url = resolve_store_url(base)
-    schema = f"crieur_bench_publish_{os.getpid()}"
-    admin = create_engine(admin_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
+def _pg_schema(base: str):  # noqa: ANN202 - see bot.testing.postgres_schema
+    return postgres_schema(base, "crieur_bench_publish")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,8 +26,17 @@ from typing import Protocol
 
 import pytest
 
-from bot.adapters import Adapter, AdapterError, AuthFailed, OutcomeUnknown, OutgoingPost, RateLimited
-from bot.adapters import Rejected, RemoteRef, Transient
+from bot.adapters import (
+    Adapter,
+    AdapterError,
+    AuthFailed,
+    OutcomeUnknown,
+    OutgoingPost,
+    RateLimited,
+    Rejected,
+    RemoteRef,
+    Transient,
+)
 
 __all__ = ["FAILURES", "AdapterContract", "FakeServerInspector", "Harness", "ServerPost", "tiny_png"]
 
@@ -206,3 +217,31 @@ class AdapterContract:
         h.adapter.publish(post, None)
         if h.media:
             assert h.server.posts()[-1].media_alts == ("A bar chart of the results",)
+
+
+@contextmanager
+def postgres_schema(base_url: str, prefix: str = "crieur_test") -> Iterator[str]:
+    """A store URL on `base_url`'s database that selects a new, empty schema, dropped on exit.
+
+    Tests (and benchmarks) that share one PostgreSQL database never see each other's tables:
+    each gets its own schema through `search_path` in the connection options.
+    """
+    import uuid
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    from bot.store import resolve_store_url
+
+    admin_url = resolve_store_url(base_url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in admin_url else "?"
+    try:
+        yield f"{admin_url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
     import signal
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timezone
     from pathlib import Path
 
     from bot.campaign import load_campaigns

@@ -7,12 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -21,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.testing import postgres_schema  # noqa: E402
 from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
 from tests.fakes.fake_x import FakeX  # noqa: E402
 
@@ -149,23 +148,8 @@ def pg_url() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL daemon tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    from sqlalchemy import create_engine, text
-
-    from bot.store import resolve_store_url
-
-    admin_url = resolve_store_url(base)
-    schema = f"crieur_daemon_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
+    with postgres_schema(base, "crieur_daemon") as url:
+        yield url
 
 def article(path: Path, title: str, paragraphs: int, words: int = 30) -> Path:
     """An article whose paragraphs are distinct (so no two posts of a test share a text)."""

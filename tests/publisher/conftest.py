@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # the fakes are imported as tests.fakes.…
@@ -25,8 +22,11 @@ from bot.campaign import Campaign, load_campaign  # noqa: E402
 from bot.enqueue import enqueue_articles  # noqa: E402
 from bot.publisher import AdapterPool, Publisher, PublishResult  # noqa: E402
 from bot.sources.base import SourceArticle  # noqa: E402
-from bot.store import Item, Store, open_store, resolve_store_url  # noqa: E402
-from bot.testing import tiny_png  # noqa: E402
+from bot.store import Item, Store, open_store  # noqa: E402
+from bot.testing import (
+    postgres_schema,
+    tiny_png,  # noqa: E402
+)
 from tests.adapters.conftest import x_session  # noqa: E402
 from tests.fakes.base import Response  # noqa: E402
 from tests.fakes.fake_bluesky import FakeBluesky  # noqa: E402
@@ -109,19 +109,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    admin_url = resolve_store_url(base)
-    schema = f"crieur_pub_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
+    with postgres_schema(base, "crieur_pub") as url:
+        yield url
 
 @dataclass
 class World:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.campaign import load_campaign
 from bot.store import ItemState, PostState
-from tests.publisher.conftest import ACCOUNTS, HOLDER, LEASE, World, write_campaign
+from tests.publisher.conftest import ACCOUNTS, LEASE, World, write_campaign
 
 PLATFORMS = ["x", "mastodon", "bluesky", "dryrun"]
 

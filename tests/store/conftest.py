@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from bot.store import Store, open_store, resolve_store_url
+from bot.store import Store, open_store
+from bot.testing import postgres_schema
 
 PG_ENV = "CRIEUR_TEST_DATABASE_URL"
 
@@ -30,20 +28,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL store tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    admin_url = resolve_store_url(base)
-    schema = f"crieur_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url)
-    # Each test gets its own schema, selected with search_path, so tests never see each other.
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in admin_url else "?"
-    try:
-        yield f"{admin_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
+    with postgres_schema(base, "crieur_test") as url:
+        yield url
 
 @pytest.fixture
 def make_store(store_url: str) -> Iterator[Callable[..., Store]]:
