@@ -124,6 +124,7 @@ class Daemon:
         holder: str | None = None,
         clock: Callable[[], datetime] | None = None,
         workers: int = 8,
+        keep_history: timedelta | None = None,
     ) -> None:
         self.store = store
         self._load_campaigns = load_campaigns
@@ -139,6 +140,7 @@ class Daemon:
             store, self.campaigns, pool, holder=self.holder, lease=lease, stop=self.stop_event, clock=self._clock
         )
         self.workers = workers
+        self.keep_history = keep_history
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
         self._in_flight: dict[str, Future[None]] = {}
         self._dispatch_lock = threading.RLock()
@@ -367,6 +369,15 @@ class Daemon:
         log.info("reloaded %d campaign(s)", len(campaigns))
         self._arm()
 
+    def prune_history(self) -> int:
+        """Delete attempt-history rows older than `keep_history` (at start, then daily); the count."""
+        if self.keep_history is None:
+            return 0
+        pruned = self.store.prune_attempts(self._clock() - self.keep_history)
+        if pruned:
+            log.info("pruned %d attempt(s) older than %s from the history", pruned, self.keep_history)
+        return pruned
+
     def run_forever(self) -> None:
         """Serve until `stop()`; returns after the post in flight is stored and leases released."""
         from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
@@ -383,6 +394,8 @@ class Daemon:
         )
         self._scheduler = scheduler
         scheduler.add_job(self.sweep_now, "interval", seconds=self.sweep.total_seconds(), id="sweep")
+        if self.keep_history is not None:
+            scheduler.add_job(self.prune_history, "interval", hours=24, id="prune")
         self._schedule_sources()
         scheduler.add_job(self.publish_due, "date", run_date=self._clock(), id="publish", misfire_grace_time=None)
         try:

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
     import signal
-    from datetime import datetime, timezone
+    from datetime import timezone
     from pathlib import Path
 
     from bot.campaign import load_campaigns
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
     pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
-    daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease)
+    daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep)
     daemon_ref.append(daemon)
     if stop_asked:
         daemon.stop()
@@ -96,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
         log.info(line)
     if lock is not None:
         daemon.take_over()  # the lock proves the previous holder dead: no waiting for its leases
-    pruned = store.prune_attempts(datetime.now(timezone.utc) - keep)
-    if pruned:
-        log.info("pruned %d attempt(s) older than %s from the history", pruned, args.prune_history)
+    daemon.prune_history()
 
     try:
         if args.once:

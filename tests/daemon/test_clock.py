@@ -78,3 +78,25 @@ def test_grace_decides_between_late_and_reslotted(tmp_path: Path) -> None:
     finally:
         pool.close()
         store.close()
+
+
+def test_history_older_than_keep_is_pruned(tmp_path: Path) -> None:
+    campaign = tmp_path / "clocked.yaml"
+    campaign.write_text(CAMPAIGN, encoding="utf-8")
+    store = open_store(str(tmp_path / "q.db"))
+    item = store.enqueue(
+        NewItem(campaign="clocked", account="desk", platform="dryrun", source="a", content_hash="a",
+                title="a", posts=["one"]),
+        at=T0, now=T0 - timedelta(days=1),
+    ).item
+    store.record_attempt(item.id, "note", "old", now=T0 - timedelta(days=100))
+    store.record_attempt(item.id, "note", "recent", now=T0 - timedelta(days=1))
+    pool = AdapterPool(dry_run=True, dryrun_path=tmp_path / "dryrun.jsonl")
+    daemon = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=Clock(T0),
+                    keep_history=timedelta(days=90))
+    try:
+        assert daemon.prune_history() == 1
+        assert [a.message for a in store.attempts(item.id)] == ["recent"]
+    finally:
+        pool.close()
+        store.close()
