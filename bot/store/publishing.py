@@ -200,14 +200,25 @@ class PublishingMixin(StoreBase):
         """
         now = self._now(now)
         with self._write(durable=True) as conn:
+            # The usual case in one statement: held by `holder` and not posted yet. The item's row
+            # is written too (updated_at), which locks it on PostgreSQL like _lock_item would.
+            held = conn.execute(
+                update(items)
+                .where(items.c.id == item_id, items.c.state == ItemState.PUBLISHING, items.c.lease_holder == holder)
+                .values(updated_at=now)
+            ).rowcount
+            marked = held and conn.execute(
+                update(posts)
+                .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state != PostState.POSTED)
+                .values(state=PostState.UNKNOWN)
+            ).rowcount
+            if marked:
+                return
+            # Otherwise say precisely why not (the slow path: no such item, lease lost, posted).
             row = self._lock_item(conn, item_id)
             self._check_holder(row, holder)
             post = self._post(conn, item_id, index)
-            if post.state == PostState.POSTED:
-                raise StoreError(f"item {item_id} post {index} is already posted ({post.remote_id}); not sending it again")
-            conn.execute(
-                update(posts).where(posts.c.item_id == item_id, posts.c.idx == index).values(state=PostState.UNKNOWN)
-            )
+            raise StoreError(f"item {item_id} post {index} is already posted ({post.remote_id}); not sending it again")
 
     def mark_not_sent(self, item_id: int, index: int, holder: str, *, now: datetime | None = None) -> bool:
         """Undo `mark_sending` when the request certainly did not reach the platform: the post is
