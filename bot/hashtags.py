@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import regex
@@ -31,6 +32,7 @@ class Candidate:
     order: int
 
 
+@lru_cache(maxsize=65536)  # the words of a body repeat, and every platform folds them again
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: "Négociations" and "NEGOCIATIONS" fold alike."""
     if text.isascii():
