@@ -319,8 +319,9 @@ class Daemon:
         if campaign is None:
             return
         try:
-            polled = campaign_articles(campaign, self.store, commit=False)
-            reports = enqueue_articles(campaign, self.store, list(polled))
+            now = self._clock()
+            polled = campaign_articles(campaign, self.store, commit=False, now=now)
+            reports = enqueue_articles(campaign, self.store, list(polled), now=now)
             polled.commit()
         except CrieurError as error:
             log.warning("campaign %s: sources: %s", campaign_name, error)

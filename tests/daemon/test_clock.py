@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -97,6 +98,39 @@ def test_history_older_than_keep_is_pruned(tmp_path: Path) -> None:
     try:
         assert daemon.prune_history() == 1
         assert [a.message for a in store.attempts(item.id)] == ["recent"]
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_folder_inbox_is_polled_enqueued_and_published(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    campaign = tmp_path / "inbox.yaml"
+    campaign.write_text(CAMPAIGN.replace("grace: 1h\n", "grace: 1h\nsources:\n  folder: inbox/\n"), encoding="utf-8")
+    store = open_store(str(tmp_path / "q.db"))
+    clock = Clock(T0)
+    pool = AdapterPool(dry_run=True, dryrun_path=tmp_path / "dryrun.jsonl")
+    daemon = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=clock)
+    try:
+        article = inbox / "flash.txt"
+        article.write_text("A short flash from the desk.\n#Desk\nKeywords: desk\n", encoding="utf-8")
+        settled = (T0 - timedelta(minutes=5)).timestamp()
+        os.utime(article, (settled, settled))
+        (inbox / ".hidden.txt").write_text("not an article\n", encoding="utf-8")
+
+        daemon.poll_sources("clocked")  # first sight: size and mtime noted, not taken yet
+        assert store.list_items() == []
+        daemon.poll_sources("clocked")  # unchanged since: settled, enqueued on the next slot
+        [item] = store.list_items()
+        assert item.due_at == datetime(2030, 1, 3, 9, 0, tzinfo=timezone.utc)
+        daemon.poll_sources("clocked")  # remembered: not queued twice
+        assert len(store.list_items()) == 1
+
+        clock.now = item.due_at + timedelta(seconds=1)
+        daemon.publish_due()
+        assert daemon.wait_idle(timeout=30)
+        assert store.get_item(item.id).state == ItemState.PUBLISHED
     finally:
         pool.close()
         store.close()
