@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.errors import BadInput
 
@@ -85,20 +86,9 @@ def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
     return entries
 
 
-def enqueue_articles(
-    campaign,  # noqa: ANN001
-    store,  # noqa: ANN001
-    articles: Iterable,  # SourceArticle
-    *,
-    accounts: Sequence[str] | None = None,
-    at: datetime | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    now: datetime | None = None,
-) -> list[EnqueueReport]:
-    """Format every article for every selected account of `campaign` and enqueue it (see `iter_enqueue`)."""
-    return list(iter_enqueue(campaign, store, articles, accounts=accounts, at=at, force=force,
-                             dry_run=dry_run, now=now))
+def enqueue_articles(*args: Any, **kwargs: Any) -> list[EnqueueReport]:
+    """`iter_enqueue` (same arguments) run to the end: every report at once."""
+    return list(iter_enqueue(*args, **kwargs))
 
 
 def iter_enqueue(
