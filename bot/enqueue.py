@@ -102,10 +102,10 @@ def iter_enqueue(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> Iterator[EnqueueReport]:
-    """Format every article for every selected account, then enqueue each thread, yielding reports.
+    """Format every article for every selected account, then enqueue the threads, yielding reports.
 
-    Every thread is formatted (and its media checked) before anything is written, so bad input
-    leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
+    Every thread is formatted (and its media checked) before anything is written, and all are
+    stored in one transaction, so bad input or a failure leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
     exactly what will go out. With `dry_run`, the store says what it would do and keeps nothing.
     """
     from bot.formatter import format_thread
@@ -131,15 +131,16 @@ def iter_enqueue(
                 lang=article.lang,
             )
             planned.append((new, account, len(thread.posts)))
-    for new, account, count in planned:
-        outcome = store.enqueue(
-            new,
-            schedule=AccountSchedule(campaign.schedule, account),
-            at=at,
-            now=now,
-            force=force,
-            dry_run=dry_run,
-        )
+    # One transaction for the whole run: all queued or none, and a dry run that sees its own
+    # earlier steps (slots taken, cursors moved) before it is rolled back.
+    outcomes = store.enqueue_many(
+        [(new, AccountSchedule(campaign.schedule, account)) for new, account, _ in planned],
+        at=at,
+        now=now,
+        force=force,
+        dry_run=dry_run,
+    )
+    for (new, _, count), outcome in zip(planned, outcomes):
         yield EnqueueReport(
             source=new.source,
             account=new.account,

@@ -17,7 +17,9 @@ class _ZonedFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-        line = f"{when} {record.levelname} {record.getMessage()}"
+        # One line per event, whatever the event quotes (a post's text has paragraph breaks).
+        message = record.getMessage().replace("\r", "").replace("\n", "\\n")
+        line = f"{when} {record.levelname} {message}"
         if record.exc_info and logging.getLogger().level <= logging.DEBUG:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -151,9 +151,11 @@ class Daemon:
 
     def describe(self) -> str:
         """The start banner: the store, and the campaigns and accounts served."""
-        lines = [f"store: {self.store.display_url}"]
+        lines = [f"store: {self.store.display_url}" + (" (dry run: every account posts through dryrun)"
+                                                        if self.pool.dry_run else "")]
         for campaign in self.campaigns.values():
-            accounts = ", ".join(f"{a.name} ({a.platform})" for a in campaign.accounts.values())
+            accounts = ", ".join(f"{a.name} ({'dryrun as ' if self.pool.dry_run else ''}{a.platform})"
+                                 for a in campaign.accounts.values())
             lines.append(f"campaign {campaign.name} ({campaign.timezone.key}): {accounts}")
         return "\n".join(lines)
 
@@ -274,7 +276,27 @@ class Daemon:
         self.wait_idle()
         self._executor.shutdown(wait=True)
         self.store.release_all(self.holder)
-        return self.report.exit_code
+        stuck = self._waiting_for_people()
+        return 1 if stuck else self.report.exit_code
+
+    def _waiting_for_people(self) -> int:
+        """Due items of served accounts paused until someone acts (refused credentials): logged,
+        and counted, so that `--once` run from cron fails loudly instead of exiting 0 forever."""
+        from bot.store import ItemState
+
+        now = self._clock()
+        served = {a for c in self.campaigns.values() for a in c.accounts}
+        blocked = {s.account: s.pause_reason for s in self.store.paused_accounts(now)
+                   if s.paused_until is None and s.account in served}
+        if not blocked:
+            return 0
+        waiting = [i for i in self.store.list_items(state=ItemState.SCHEDULED)
+                   if i.account in blocked and i.due_at <= now]
+        for account, reason in sorted(blocked.items()):
+            count = sum(1 for i in waiting if i.account == account)
+            if count:
+                log.error("%d due item(s) wait for account %s, paused until resumed: %s", count, account, reason)
+        return len(waiting)
 
     def _arm(self) -> None:
         """(Re-)arm the `publish` job at the earliest due time in the store."""
@@ -314,6 +336,7 @@ class Daemon:
         """Enqueue what a campaign's folder inbox and feed have that is new."""
         from bot.enqueue import enqueue_articles
         from bot.sources import campaign_articles
+        from bot.timefmt import format_local
 
         campaign = self.campaigns.get(campaign_name)
         if campaign is None:
@@ -331,7 +354,7 @@ class Daemon:
         for report in reports:
             if report.action in ("queued", "reformatted"):
                 log.info("enqueued %s for %s (%s) due %s", Path(report.source).name, report.account,
-                         report.action, report.due_at.isoformat() if report.due_at else "-")
+                         report.action, format_local(report.due_at, campaign.timezone))
         self._arm()
 
     def _schedule_sources(self) -> None:

@@ -108,7 +108,7 @@ def _reason(exc: Any) -> str:
 def run_status(args: argparse.Namespace) -> int:
     from datetime import timezone
 
-    store = open_store_for(args, announce=False)
+    store = open_store_for(args, announce=False, must_exist=True)
     try:
         paused = store.paused_accounts()
     finally:
@@ -128,7 +128,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    store = open_store_for(args, announce=True)
+    store = open_store_for(args, announce=True, must_exist=True)
     try:
         before = store.account_state(args.name)
         store.resume_account(args.name)

@@ -16,11 +16,22 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store_for(args: argparse.Namespace, *, announce: bool) -> Any:
-    """Open the store named by `--db` (or the defaults); say which one when the command writes."""
+def open_store_for(args: argparse.Namespace, *, announce: bool, must_exist: bool = False) -> Any:
+    """Open the store named by `--db` (or the defaults); say which one when the command writes.
+
+    `must_exist`: for commands that only look or steer (queue list/show/…): a SQLite file that
+    is not there is a mistyped path or an empty queue, never a reason to create one.
+    """
+    from pathlib import Path
+
+    from bot.errors import BadInput
     from bot.store import open_store, resolve_store_url
 
-    store = open_store(resolve_store_url(args.db))
+    url = resolve_store_url(args.db)
+    if must_exist and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        raise BadInput(f"no queue store at {url[len('sqlite:///'):]}: nothing was enqueued there "
+                       "(check --db or CRIEUR_DB)")
+    store = open_store(url)
     if announce:
         print(f"store: {store.display_url}", file=sys.stderr)
     return store

@@ -38,7 +38,15 @@ def run(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
     now = datetime.now(timezone.utc)
     at = parse_at(args.at, campaign.timezone, now=now) if args.at else None
-    store = open_store_for(args, announce=not args.dry_run)
+    if args.dry_run and _store_missing(args.db):
+        # A dry run changes nothing, not even by creating the store: it plays on an empty copy.
+        import tempfile
+
+        from bot.store import open_store
+
+        store = open_store(str(Path(tempfile.mkdtemp(prefix="crieur-dry-")) / "crieur.db"))
+    else:
+        store = open_store_for(args, announce=not args.dry_run)
     source_errors: list = []
     polled = None
     if args.articles:
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     verb = {"queued": f"{would}queued", "reformatted": f"{would}re-formatted in place",
             "duplicate": "already queued, nothing to do", "already_published": "already published, not posted again"}
     printed = 0
-    for report in reports:  # printed as each is stored: an error later still shows what was done
+    for report in reports:  # all stored (one transaction) before the first line is printed
         printed += 1
         when = format_local(report.due_at, campaign.timezone)
         ident = f"#{report.item_id} " if report.item_id is not None else ""
@@ -73,3 +81,13 @@ def run(args: argparse.Namespace) -> int:
     for error in source_errors:
         print(f"crieur: {error}", file=sys.stderr)
     return 1 if source_errors else 0
+
+
+def _store_missing(db: str | None) -> bool:
+    """True when the store `db` names is a SQLite file that does not exist yet."""
+    from pathlib import Path
+
+    from bot.store import resolve_store_url
+
+    url = resolve_store_url(db)
+    return url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists()

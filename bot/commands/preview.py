@@ -126,6 +126,8 @@ def _print_human(article: Any, threads: list[Any]) -> None:
             out.write(f"   {title}\n")
         for post in thread.posts:
             out.write(f"\n[{post.index}/{count}]  {post.length}/{thread.limit}\n")
+            if getattr(post, "cw", None):
+                out.write(f"CW: {post.cw}\n")  # shown first by Mastodon, and counted in the length
             out.write(platform.display(post.text) + "\n")
         used = " ".join(f"#{tag}" for tag in thread.hashtags_used) or "none"
         out.write(f"\nhashtags used: {used}\n")

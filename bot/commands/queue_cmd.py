@@ -119,7 +119,7 @@ def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict
 def run_list(args: argparse.Namespace) -> int:
     from bot.timefmt import format_local
 
-    store = open_store_for(args, announce=False)
+    store = open_store_for(args, announce=False, must_exist=True)
     items = store.list_items(state=args.state, campaign=args.campaign)
     if args.json:
         json.dump([_item_json(item, with_posts=False) for item in items], sys.stdout, ensure_ascii=False, indent=2)
@@ -139,7 +139,7 @@ def run_show(args: argparse.Namespace) -> int:
     from bot.platforms import get_platform
     from bot.timefmt import format_local
 
-    store = open_store_for(args, announce=False)
+    store = open_store_for(args, announce=False, must_exist=True)
     item = store.get_item(args.id)
     attempts = store.attempts(item.id)
     if args.json:
@@ -190,14 +190,14 @@ def _history_text(attempts: list[Any], zone: ZoneInfo) -> str:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    store = open_store_for(args, announce=True)
+    store = open_store_for(args, announce=True, must_exist=True)
     store.cancel(args.id)
     print(f"item {args.id} cancelled")
     return 0
 
 
 def run_retry(args: argparse.Namespace) -> int:
-    store = open_store_for(args, announce=True)
+    store = open_store_for(args, announce=True, must_exist=True)
     store.retry(args.id)
     print(f"item {args.id} scheduled again, due now")
     return 0
@@ -206,7 +206,7 @@ def run_retry(args: argparse.Namespace) -> int:
 def run_reschedule(args: argparse.Namespace) -> int:
     from bot.timefmt import format_local, parse_at
 
-    store = open_store_for(args, announce=True)
+    store = open_store_for(args, announce=True, must_exist=True)
     item = store.get_item(args.id)
     zone = _zone(item)
     at = parse_at(args.at, zone)
@@ -220,7 +220,7 @@ def run_resolve(args: argparse.Namespace) -> int:
     from bot.errors import BadInput
     from bot.store import InvalidTransition, ItemState, PostState
 
-    store = open_store_for(args, announce=True)
+    store = open_store_for(args, announce=True, must_exist=True)
     item = store.get_item(args.id)
     post = _post_to_resolve(item, args.post)
     if post.state == PostState.POSTED:

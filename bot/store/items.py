@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.store.schema import free_slots, items, posts, slot_cursors
 class _Rollback(Exception):
     """Raised inside a dry-run enqueue to undo it, carrying what it would have done."""
 
-    def __init__(self, outcome: EnqueueOutcome) -> None:
+    def __init__(self, outcome: Any) -> None:
         self.outcome = outcome
 
 
@@ -63,20 +64,38 @@ class ItemsMixin(StoreBase):
         would happen (a would-be new item's id may be reused later).
         Raises StoreError for a thread without posts, or when neither `schedule` nor `at` is given.
         """
-        if not new.posts:
-            raise StoreError(f"nothing to enqueue for {new.source}: the thread has no posts")
+        return self.enqueue_many([(new, schedule)], at=at, now=now, force=force, dry_run=dry_run)[0]
+
+    def enqueue_many(
+        self,
+        batch: Sequence[tuple[NewItem, Schedule | None]],
+        *,
+        at: datetime | None = None,
+        now: datetime | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> list[EnqueueOutcome]:
+        """`enqueue` each (item, its account's schedule) in order, in ONE transaction.
+
+        All or nothing: an error leaves the queue as it was. With `dry_run` every step sees the
+        ones before it (slots taken, cursors moved, ids given) and then it is all rolled back, so
+        the outcomes say exactly what a real run would do.
+        """
+        for new, schedule in batch:
+            if not new.posts:
+                raise StoreError(f"nothing to enqueue for {new.source}: the thread has no posts")
+            if at is None and schedule is None:
+                raise StoreError("enqueue needs a schedule or an explicit time (--at)")
         now = self._now(now)
         at = as_utc(at, "at") if at is not None else None
-        if at is None and schedule is None:
-            raise StoreError("enqueue needs a schedule or an explicit time (--at)")
         try:
             with self._write() as conn:
-                outcome = self._enqueue(conn, new, schedule, at, now, force)
+                outcomes = [self._enqueue(conn, new, schedule, at, now, force) for new, schedule in batch]
                 if dry_run:
-                    raise _Rollback(outcome)
+                    raise _Rollback(outcomes)
         except _Rollback as rolled_back:
             return rolled_back.outcome
-        return outcome
+        return outcomes
 
     def _enqueue(
         self,

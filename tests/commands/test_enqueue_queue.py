@@ -134,3 +134,21 @@ def test_db_option_names_the_store(workdir: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert str(other) in done.stderr
     assert other.exists() and not (workdir / "queue" / "crieur.db").exists()
+
+
+def test_dry_run_says_exactly_what_the_real_run_does(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    dry = crieur("enqueue", campaign, "--dry-run", cwd=workdir)
+    assert dry.returncode == 0, dry.stderr
+    real = crieur("enqueue", campaign, cwd=workdir)
+    assert real.returncode == 0, real.stderr
+    assert dry.stdout.replace("would be queued", "queued") == real.stdout
+    due = [line.rsplit(" for ", 1)[1] for line in real.stdout.splitlines() if "desk-dryrun-x" in line]
+    assert len(set(due)) == len(due)  # each thread of one account on its own slot, in the preview too
+
+
+def test_read_only_commands_do_not_create_a_store(workdir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "x.db"
+    done = crieur("queue", "list", "--db", str(missing), cwd=workdir)
+    assert done.returncode == 2 and "no queue store" in done.stderr
+    assert not missing.parent.exists()

@@ -134,3 +134,20 @@ def test_folder_inbox_is_polled_enqueued_and_published(tmp_path: Path) -> None:
     finally:
         pool.close()
         store.close()
+
+
+def test_once_fails_loudly_when_due_items_wait_for_a_paused_account(tmp_path: Path) -> None:
+    campaign = tmp_path / "clocked.yaml"
+    campaign.write_text(CAMPAIGN, encoding="utf-8")
+    store = open_store(str(tmp_path / "q.db"))
+    store.enqueue(NewItem(campaign="clocked", account="desk", platform="dryrun", source="a", content_hash="a",
+                          title="a", posts=["one"]), at=T0 - timedelta(minutes=1), now=T0 - timedelta(days=1))
+    store.pause_account("desk", None, "mastodon refused the credentials", now=T0 - timedelta(hours=1))
+    pool = AdapterPool(dry_run=True, dryrun_path=tmp_path / "dryrun.jsonl")
+    daemon = Daemon(store, lambda: load_campaigns([campaign]), pool=pool, clock=Clock(T0))
+    try:
+        assert daemon.run_once() == 1
+        assert [i.state for i in store.list_items()] == [ItemState.SCHEDULED]  # kept, not lost
+    finally:
+        pool.close()
+        store.close()
