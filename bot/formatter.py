@@ -211,6 +211,7 @@ class _Packer:
                     worst = max(worst, m[d] / m[0] if m[0] else float("inf"))
             self.ratio.append(worst)
         self._counts: dict[tuple[object, ...], tuple[list[int], list[int]]] = {}
+        self.planned: _Layout | None = None  # the plan of the body alone, once asked for
         self.offsets = [0]  # character offset of each unit in the packed text
         total = 0
         for t, sep in zip(self.texts, self.seps):
@@ -613,50 +614,10 @@ def _place_and_render(fmt: _Formatter, budget: HashtagBudget) -> Thread:
     lay = fmt.layout(pk, plan=False)
     if lay is None:
         raise AssertionError("formatter bug: no layout for the body alone")
-    n0 = len(lay.ends)
-    chars = 0  # characters the tags add, as the platform counts them
-    placement = budget.placement
-    inline: list[tagging.Candidate] = []
-    rest = list(ranked)
+    pk, lay, tag_blocks, used = _select(fmt, budget, body, ranked, pk, lay, drop)
+    lay = _planner(fmt, pk)(lay)
 
-    if placement in ("inline", "inline+end") and budget.max_tags > 0:
-        inline, pk, lay, chars, rest = _place_inline(fmt, budget, body, ranked, n0, pk, lay, drop)
-
-    def planned(lay: _Layout) -> _Layout:
-        if lay.planned:
-            return lay
-        again = fmt.layout(pk)
-        if again is None:
-            raise AssertionError("formatter bug: a layout that was counted could not be planned")
-        return again
-
-    if inline:
-        lay = planned(lay)
-    per_post = _tags_per_post(pk, lay, ["#" + c.tag for c in inline])
-    tag_blocks: dict[int, str] = {}
-    outside: list[tagging.Candidate] = []
-    if placement == "inline":
-        for c in rest:
-            if c.tag not in dropped:
-                drop(c.tag, "over max_tags" if len(inline) >= budget.max_tags else "not in text")
-    else:
-        room = budget.max_tags - len(inline)
-        for c in rest:
-            if c.tag in dropped:
-                continue
-            if len(outside) < room:
-                outside.append(c)
-            else:
-                drop(c.tag, "over max_tags")
-    placed: list[tagging.Candidate] = []
-    if outside:
-        where = "spread" if placement == "spread" else ("start" if placement == "start" else "end")
-        lay, tag_blocks, placed, chars = _place_outside(
-            fmt, budget, pk, lay, n0, outside, per_post, chars, where, drop, planned
-        )
-    lay = planned(lay)
-
-    used_set = {c.tag for c in inline} | {c.tag for c in placed}
+    used_set = {c.tag for c in used}
     posts = _render(fmt, pk, lay, tag_blocks)
     return Thread(
         platform=plat.name,
@@ -670,55 +631,117 @@ def _place_and_render(fmt: _Formatter, budget: HashtagBudget) -> Thread:
     )
 
 
-def _place_inline(fmt, budget, body, ranked, n0, pk, lay, drop):  # type: ignore[no-untyped-def]
-    """Turn the first recognisable occurrence of the best tags' words into the tags.
+def _planner(fmt: _Formatter, pk: _Packer):  # type: ignore[no-untyped-def]
+    """A function that turns a counted-only layout of `pk` into a planned one."""
 
-    Returns (inline candidates, packer, layout, chars added, the candidates left for elsewhere).
-    A tag is un-inlined (lowest rank first) when it would add a post or overfill a post.
+    def planned(lay: _Layout) -> _Layout:
+        if lay.planned:
+            return lay
+        if pk.planned is None:  # the trials of several tags ask for the same plan
+            pk.planned = fmt.layout(pk)
+        if pk.planned is None:
+            raise AssertionError("formatter bug: a layout that was counted could not be planned")
+        return pk.planned
+
+    return planned
+
+
+def _select(fmt, budget, body, ranked, base_pk, base_lay, drop):  # type: ignore[no-untyped-def]
+    """Spend the budget on the ranked candidates, best first, without ever adding a post.
+
+    Each candidate in turn is tried inline (where the placement allows and its words are in the
+    body), then outside the body (end, start or spread); it is kept only if every tag kept
+    so far still fits with it. A candidate that fits nowhere is dropped with the reason and
+    does not count against `max_tags`: the next candidate gets its place.
+
+    Returns (packer, layout, tag block per post index, candidates used).
     """
-    taken: list[tuple[int, int]] = []
-    chosen: list[tuple[tagging.Candidate, tuple[int, int]]] = []
-    chars = 0
-    words = tagging.folded_words(body)
-    # "inline+end" keeps the ranking: the best max_tags go inline where they can, else at the
-    # end; "inline" alone looks further down the ranking for tags the text contains.
-    pool = ranked[: budget.max_tags] if budget.placement == "inline+end" else ranked
-    for c in pool:
-        if len(chosen) >= budget.max_tags:
-            break
-        span = tagging.find_inline(body, c, fmt.platform, taken, words)
-        if span is None:
+    placement = budget.placement
+    can_inline = placement in ("inline", "inline+end")
+    can_outside = placement != "inline"
+    where = "spread" if placement == "spread" else ("start" if placement == "start" else "end")
+    limit_pp = budget.max_per_post
+    n0 = len(base_lay.ends)
+    words = tagging.folded_words(body) if can_inline else []
+
+    def outside_result(pk, lay, inline, outside, chars, plan=False):  # type: ignore[no-untyped-def]
+        """(layout, blocks, chars, None) when every outside tag fits, else (..., reason)."""
+        if not outside:
+            return lay, {}, chars, None
+        planned = _planner(fmt, pk)
+        per_post: dict[int, list[str]] = {}
+        if limit_pp is not None and inline:
+            lay = planned(lay)
+            per_post = _tags_per_post(pk, lay, ["#" + c.tag for c, _ in inline])
+        reasons: dict[str, str] = {}
+        lay2, blocks, placed, chars2 = _place_outside(
+            fmt, budget, pk, lay, n0, outside, per_post, chars, where, reasons.setdefault, planned, plan
+        )
+        if len(placed) == len(outside):
+            return lay2, blocks, chars2, None
+        return lay2, blocks, chars2, reasons.get(outside[-1].tag, "no room")
+
+    # The state kept so far.
+    inline: list[tuple[tagging.Candidate, tuple[int, int]]] = []
+    outside: list[tagging.Candidate] = []
+    pk, lay = base_pk, base_lay
+    inline_chars = 0
+    out_lay, out_blocks, out_chars = base_lay, {}, 0
+    # Outside failures in the current state, as (measure of " #tag", reason): a tag at least as
+    # long fails too (less room, more chars), so it is not tried again.
+    out_fails: list[tuple[tuple[int, ...], str]] = []
+
+    for c in ranked:
+        if len(inline) + len(outside) >= budget.max_tags:
+            drop(c.tag, "over max_tags")
             continue
-        cost = max(0, fmt.measure("#" + c.tag)[0] - fmt.measure(body[span[0] : span[1]])[0])
-        if budget.max_chars is not None and chars + cost > budget.max_chars:
-            drop(c.tag, "over max_chars")
-            continue
-        chosen.append((c, span))
-        taken.append(span)
-        chars += cost
-    base_pk, base_lay = pk, lay
-    while chosen:
-        pk = base_pk.replaced([(a, b, "#" + c.tag) for c, (a, b) in chosen])
-        # With max_posts, a tag may move the cut back by a sentence; it never adds a post.
-        lay = fmt.layout(pk, plan=budget.max_per_post is not None)
-        if lay is None or len(lay.ends) > n0:
-            c, _ = chosen.pop()
-            drop(c.tag, "no room")
-            continue
-        counts = _tags_per_post(pk, lay, ["#" + c.tag for c, _ in chosen]) if budget.max_per_post is not None else {}
-        if budget.max_per_post is not None and any(len(v) > budget.max_per_post for v in counts.values()):
-            over = next(v for v in counts.values() if len(v) > budget.max_per_post)
-            victim = over[-1]
-            chosen = [(c, s) for c, s in chosen if "#" + c.tag != victim]
-            drop(victim[1:], "over max_per_post")
-            continue
-        break
-    if not chosen:
-        pk, lay = base_pk, base_lay
-    chars = sum(max(0, fmt.measure("#" + c.tag)[0] - fmt.measure(body[s[0] : s[1]])[0]) for c, s in chosen)
-    inline = [c for c, _ in chosen]
-    names = {c.tag for c in inline}
-    return inline, pk, lay, chars, [c for c in ranked if c.tag not in names]
+        reason: str | None = None
+        span = tagging.find_inline(body, c, fmt.platform, [s for _, s in inline], words) if can_inline else None
+        if span is not None:
+            cost = max(0, fmt.measure("#" + c.tag)[0] - fmt.measure(body[span[0] : span[1]])[0])
+            if budget.max_chars is not None and out_chars + cost > budget.max_chars:
+                reason = "over max_chars"
+            else:
+                trial = inline + [(c, span)]
+                pk2 = base_pk.replaced([(a, b, "#" + t.tag) for t, (a, b) in trial])
+                # With max_posts, a tag may move the cut back by a sentence; it never adds a post.
+                lay2 = fmt.layout(pk2, plan=limit_pp is not None)
+                if lay2 is None or len(lay2.ends) > n0:
+                    reason = "no room"
+                elif limit_pp is not None and any(
+                    len(v) > limit_pp for v in _tags_per_post(pk2, lay2, ["#" + t.tag for t, _ in trial]).values()
+                ):
+                    reason = "over max_per_post"
+                else:
+                    got = outside_result(pk2, lay2, trial, outside, inline_chars + cost)
+                    if got[3] is None:
+                        inline, pk, lay, inline_chars = trial, pk2, lay2, inline_chars + cost
+                        out_lay, out_blocks, out_chars = got[0], got[1], got[2]
+                        out_fails = []  # the body moved: the room outside changed
+                        continue
+                    reason = "no room"  # it would push a tag already kept out of its post
+        if can_outside:
+            size = fmt.measure(" #" + c.tag)
+            known = next((r for m, r in out_fails if all(a >= b for a, b in zip(size, m))), None)
+            if known is not None:
+                over = budget.max_chars is not None and out_chars + size[0] > budget.max_chars
+                reason = "over max_chars" if over else known
+            else:
+                got = outside_result(pk, lay, inline, outside + [c], inline_chars)
+                if got[3] is None:
+                    outside.append(c)
+                    out_lay, out_blocks, out_chars = got[0], got[1], got[2]
+                    continue
+                reason = got[3]
+                out_fails.append((size, reason))
+        drop(c.tag, reason or "not in text")
+
+    if outside and not out_lay.planned:
+        # The trials only counted the posts; plan the layout that reserves the kept block.
+        out_lay, out_blocks, _, fail = outside_result(pk, lay, inline, outside, inline_chars, plan=True)
+        if fail is not None:
+            raise AssertionError("formatter bug: the kept hashtags no longer fit")
+    return pk, out_lay, out_blocks, [c for c, _ in inline] + outside
 
 
 def _tags_per_post(pk: _Packer, lay: _Layout, tags: list[str]) -> dict[int, list[str]]:
@@ -743,10 +766,11 @@ def _tags_per_post(pk: _Packer, lay: _Layout, tags: list[str]) -> dict[int, list
     return out
 
 
-def _place_outside(fmt, budget, pk, lay, n0, outside, per_post, chars, where, drop, planned):  # type: ignore[no-untyped-def]
+def _place_outside(fmt, budget, pk, lay, n0, outside, per_post, chars, where, drop, planned, plan=True):  # type: ignore[no-untyped-def]
     """Put tags in the last or first post (reserving room first), or spread them over the posts.
 
-    Returns (layout, tag block per post index, tags placed, chars added).
+    Returns (layout, tag block per post index, tags placed, chars added). With `plan=False` a
+    layout that reserves the room may come back counted only (the cheap trial of a tag).
     """
     limit_pp = budget.max_per_post
     n = len(lay.ends)
@@ -771,6 +795,8 @@ def _place_outside(fmt, budget, pk, lay, n0, outside, per_post, chars, where, dr
         kw = {"first_tags": block} if where == "start" else {"last_tags": block}
         reserved = fmt.layout(pk, plan=False, **kw)
         if reserved is not None and len(reserved.ends) == n0 and reserved.end == lay.end:
+            if not plan:
+                return reserved, {1 if where == "start" else n0: block}, chosen, chars + extra
             reserved = fmt.layout(pk, **kw)
             if reserved is not None:
                 return reserved, {1 if where == "start" else n0: block}, chosen, chars + extra

@@ -27,7 +27,7 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -53,8 +53,24 @@ log = logging.getLogger("crieur.publisher")
 
 # Rate-limit headers as X (x-rate-limit-*) and Mastodon (X-RateLimit-*) send them; the store keeps
 # the last ones seen per account, lower-cased.
-_REMAINING_HEADERS = ("x-rate-limit-remaining", "x-ratelimit-remaining")
-_RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset")
+# (remaining, reset) header pairs as the platforms send them: X's per-endpoint window and its
+# per-user 24-hour cap, Mastodon's X-RateLimit-*, Bluesky's RateLimit-*. Names are lower-cased.
+_BUDGET_HEADERS = (
+    ("x-rate-limit-remaining", "x-rate-limit-reset"),
+    ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
+    ("x-ratelimit-remaining", "x-ratelimit-reset"),
+    ("ratelimit-remaining", "ratelimit-reset"),
+)
+
+# What a platform lets one account post, whatever the headers said last (they are per endpoint
+# and only as fresh as the last call): (window, posts). X: POST /2/tweets, 100 per 24 h per user
+# (Basic); Mastodon: 300 statuses per 3 h (its RateLimiter); Bluesky: 5,000 points an hour and
+# 35,000 a day at 3 points per record created.
+KNOWN_CAPS: dict[str, tuple[tuple[timedelta, int], ...]] = {
+    "x": ((timedelta(hours=24), 100),),
+    "mastodon": ((timedelta(hours=3), 300),),
+    "bluesky": ((timedelta(hours=1), 1666), (timedelta(days=1), 11666)),
+}
 
 # Libraries the adapters use that log credentials at DEBUG level: requests-oauthlib and oauthlib
 # print the OAuth 1.0a consumer key, access token and Authorization header; tweepy prints request
@@ -208,8 +224,10 @@ class Publisher:
         lease: timedelta = timedelta(seconds=30),
         stop: threading.Event | None = None,
         clock: Callable[[], datetime] | None = None,
+        caps: Mapping[str, tuple[tuple[timedelta, int], ...]] | None = None,
     ) -> None:
         self.store = store
+        self.caps = KNOWN_CAPS if caps is None else caps
         self.campaigns = campaigns
         self.adapters = adapters
         self.holder = holder
@@ -455,25 +473,39 @@ class Publisher:
         return None
 
     def _defer_for_budget(self, item: Item) -> PublishResult | None:
-        """Defer a whole thread to the rate-limit reset when the budget cannot take all of it.
+        """Defer a whole thread until the account's budget can take all of it.
 
-        Uses the last rate-limit headers the platform sent for this account: a thread started
-        without enough budget would leave a fragment on the timeline until the reset. The account
-        waits for the reset (its other threads could not start either); no attempt is counted.
+        The budget is what the platform said last (every remaining/reset header pair it sent)
+        and what it is known to allow (KNOWN_CAPS, counted from the posts recorded in the
+        store): a thread started without enough budget would leave a fragment on the timeline
+        until the reset. The account waits (its other threads could not start either); no
+        attempt is counted.
         """
+        now = self._clock()
+        needed = sum(1 for p in item.posts if p.state != PostState.POSTED)
+        waits: list[tuple[datetime, str]] = []
         state = self.store.account_state(item.account)
         headers = {k.lower(): v for k, v in (state.rate_limit or {}).items()}
-        remaining = _first_int(headers, _REMAINING_HEADERS)
-        reset = _reset_time(headers)
-        now = self._clock()
-        if remaining is None or reset is None or reset <= now:
+        for remaining_name, reset_name in _BUDGET_HEADERS:
+            remaining = _int(headers.get(remaining_name))
+            reset = _time(headers.get(reset_name))
+            if remaining is not None and reset is not None and reset > now and remaining < needed:
+                waits.append((reset, f"{remaining} request(s) left until {reset.isoformat(timespec='seconds')}"))
+        for window, cap in self.caps.get(item.platform, ()):
+            if needed > cap:
+                continue  # can never fit whole: posting it is the only way it goes out at all
+            posted = self.store.posted_times(item.account, now - window)
+            over = len(posted) + needed - cap
+            if over > 0:
+                # Enough of the posts in the window must have left it for the whole thread to fit.
+                free_at = posted[over - 1] + window
+                waits.append((free_at, f"{len(posted)} posts in the last {window} (cap {cap})"))
+        if not waits:
             return None
-        needed = sum(1 for p in item.posts if p.state != PostState.POSTED)
-        if remaining >= needed:
-            return None
-        message = (f"rate-limit budget of {item.account}: {remaining} request(s) left, the thread needs "
-                   f"{needed}; it waits for the reset at {reset.isoformat(timespec='seconds')}")
-        self.store.pause_account(item.account, reset, message)
+        until, why = max(waits)
+        message = (f"budget of {item.account}: the thread needs {needed} post(s), {why}; "
+                   f"it waits until {until.isoformat(timespec='seconds')}")
+        self.store.pause_account(item.account, until, message)
         self.store.record_attempt(item.id, "deferred", message)
         self.store.release(item.id, self.holder)
         log.info("item %s: %s", item.id, message)
@@ -507,27 +539,23 @@ def _last_ref(item: Item) -> RemoteRef | None:
     return RemoteRef(posted[-1].remote_id, posted[-1].url) if posted else None  # type: ignore[arg-type]
 
 
-def _first_int(headers: Mapping[str, str], names: Iterable[str]) -> int | None:
-    for name in names:
-        try:
-            return int(headers[name])
-        except (KeyError, ValueError):
-            continue
-    return None
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
-def _reset_time(headers: Mapping[str, str]) -> datetime | None:
-    for name in _RESET_HEADERS:
-        value = headers.get(name)
-        if not value:
-            continue
-        try:  # X sends epoch seconds
-            return datetime.fromtimestamp(int(value), timezone.utc)
-        except ValueError:
-            pass
-        try:  # Mastodon sends an ISO 8601 time
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
+def _time(value: str | None) -> datetime | None:
+    """A reset time as X and Bluesky send it (epoch seconds) or Mastodon (ISO 8601)."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), timezone.utc)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -7,7 +7,13 @@ import re
 import pytest
 
 from bot.article import Article
-from bot.formatter import FormatOptions, HashtagBudget, Thread, default_options, format_thread
+from bot.formatter import (
+    FormatOptions,
+    HashtagBudget,
+    Thread,
+    default_options,
+    format_thread,
+)
 from bot.platforms import get_platform
 
 NO_TAGS = HashtagBudget(max_tags=0)
@@ -279,3 +285,70 @@ def test_max_chars_and_max_per_post() -> None:
 def test_platform_name_or_object() -> None:
     art = article("Bonjour.")
     assert format_thread(art, "bluesky") == format_thread(art, get_platform("bluesky"))
+
+
+# A thread whose posts are all nearly full: no room at the end for long tags, but the body
+# holds "Istanbul", "Zelensky" and "OTAN", which cost one character each to turn into tags.
+FULL_SENTENCES = [
+    "Les négociations ont repris à Istanbul sous l’égide de la Turquie, sans percée sur le front.",
+    "Le président Zelensky réclame des garanties de sécurité avant toute discussion sur les territoires.",
+    "À Moscou, le Kremlin parle d’un dialogue utile mais refuse tout cessez-le-feu sans conditions.",
+    "Les alliés de l’OTAN promettent une aide militaire accrue tandis que l’Europe durcit ses sanctions.",
+    "La guerre en Ukraine entre dans sa quatrième année et la Russie revendique des gains à l’est.",
+    "Washington laisse entendre qu’il pourrait se retirer du processus si rien ne bouge d’ici l’été.",
+]
+FULL_BODY = " ".join(FULL_SENTENCES[i % len(FULL_SENTENCES)] for i in range(28))
+LONG_TAGS = (
+    "GuerreUkraineRussieNegociationsTurquieSanctionsEurope",
+    "RussieUkraineGuerreSanctionsEuropeNegociationsTurquie",
+)
+
+
+def _full_article() -> Article:
+    return article(FULL_BODY, hashtags=LONG_TAGS + ("Istanbul", "Zelensky", "OTAN"))
+
+
+def test_tags_without_room_free_their_max_tags_place() -> None:
+    plat = get_platform("x")
+    base = format_thread(article(FULL_BODY), plat, PLAIN)
+    art = _full_article()
+    # The premise: the long tags rank first (all their words are in the body, hashtag line first)
+    # and do not fit at the end of the thread.
+    only_end = format_thread(art, plat, FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2, placement="end")))
+    assert {d.tag: d.reason for d in only_end.hashtags_dropped}[LONG_TAGS[0]] == "no room"
+
+    thread = format_thread(art, plat, FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2)))
+    reasons = {d.tag: d.reason for d in thread.hashtags_dropped}
+    assert reasons[LONG_TAGS[0]] == reasons[LONG_TAGS[1]] == "no room"
+    assert thread.hashtags_used == ("Istanbul", "Zelensky")  # the next candidates, best first
+    assert reasons["OTAN"] == "over max_tags"  # max_tags still holds
+    texts = [p.text for p in thread.posts]
+    assert all("\n\n#" not in t for t in texts)  # inline, not in an end block
+    assert sum(t.count("#Istanbul") for t in texts) == 1 and sum(t.count("#Zelensky") for t in texts) == 1
+    assert any("à #Istanbul sous" in t for t in texts)
+    assert len(thread.posts) == len(base.posts)  # tags never add a post
+    assert all(plat.fits(t) for t in texts)
+
+
+def test_dropped_tags_free_places_up_to_max_tags() -> None:
+    art = _full_article()
+    thread = format_thread(art, "x", FormatOptions(link="none", hashtags=HashtagBudget(max_tags=3)))
+    assert thread.hashtags_used == ("Istanbul", "Zelensky", "OTAN")
+    assert {d.tag: d.reason for d in thread.hashtags_dropped} == {t: "no room" for t in LONG_TAGS}
+    thread = format_thread(art, "x", FormatOptions(link="none", hashtags=HashtagBudget(max_tags=1)))
+    assert thread.hashtags_used == ("Istanbul",)
+    assert {d.tag: d.reason for d in thread.hashtags_dropped} == {
+        LONG_TAGS[0]: "no room",
+        LONG_TAGS[1]: "no room",
+        "Zelensky": "over max_tags",
+        "OTAN": "over max_tags",
+    }
+
+
+def test_end_tag_without_room_frees_its_place_for_a_shorter_one() -> None:
+    art = _full_article()
+    opts = FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2, placement="end"))
+    thread = format_thread(art, "x", opts)
+    assert thread.hashtags_used == ("Istanbul", "Zelensky")
+    assert thread.posts[-1].text.endswith("\n\n#Istanbul #Zelensky")
+    assert {d.tag: d.reason for d in thread.hashtags_dropped}["OTAN"] == "over max_tags"

@@ -181,7 +181,8 @@ class TimeoutSession:
             kwargs["timeout"] = self.timeout
         response = self.session.request(method, url, **kwargs)
         # Kept for the publisher's budget check; tweepy's responses do not expose headers.
-        seen = {k.lower(): v for k, v in response.headers.items() if "rate-limit" in k.lower()}
+        seen = {k.lower(): v for k, v in response.headers.items()
+                if "rate-limit" in k.lower() or "-limit-24hour-" in k.lower()}
         if seen:
             self.rate_limit = seen
         return response

@@ -460,6 +460,18 @@ class PublishingMixin(StoreBase):
             for r in rows
         ]
 
+    def posted_times(self, account: str, since: datetime) -> list[datetime]:
+        """When `account`'s posts were recorded as posted since `since`, oldest first (for the
+        publisher's check against the platform's known caps)."""
+        since = as_utc(since, "since")
+        with self._read() as conn:
+            rows = conn.execute(
+                select(attempts.c.at)
+                .where(attempts.c.at >= since, attempts.c.account == account, attempts.c.outcome == "posted")
+                .order_by(attempts.c.at)
+            ).scalars().all()
+        return [as_utc(r) for r in rows]
+
     def prune_attempts(self, before: datetime) -> int:
         """Delete history rows older than `before`; the number deleted."""
         before = as_utc(before, "before")
