@@ -164,6 +164,7 @@ class Daemon:
         re-slotted (missed by more than grace: moved to the next free slot), in doubt."""
         from sqlalchemy import func, select
 
+        from bot.enqueue import AccountSchedule
         from bot.store import ItemState, PostState
         from bot.store.schema import items, posts
 
@@ -197,8 +198,6 @@ class Daemon:
                 due += 1
                 continue
             account = campaign.accounts.get(item.account)
-            from bot.enqueue import AccountSchedule
-
             self.store.reslot(item.id, AccountSchedule(campaign.schedule, account), now=now)
             reslotted += 1
         for name in sorted(others):
