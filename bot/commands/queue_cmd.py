@@ -121,8 +121,14 @@ def run_list(args: argparse.Namespace) -> int:
 
     store = open_store_for(args, announce=False, must_exist=True)
     items = store.list_items(state=args.state, campaign=args.campaign)
+    paused = {s.account: s for s in store.paused_accounts()}
     if args.json:
-        json.dump([_item_json(item, with_posts=False) for item in items], sys.stdout, ensure_ascii=False, indent=2)
+        rows = []
+        for item in items:
+            row = _item_json(item, with_posts=False)
+            row["account_paused"] = paused[item.account].pause_reason if item.account in paused else None
+            rows.append(row)
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
     if not items:
@@ -130,12 +136,20 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     for item in items:
         label = item.title or item.source
+        # Threads of a paused account are kept, not failed: say why they wait.
+        waits = " [account paused]" if item.account in paused and item.state == "scheduled" else ""
         print(f"{item.id:>6}  {item.state:<12}  {format_local(item.due_at, _zone(item)):<22}  "
-              f"{item.campaign}/{item.account}  {label}")
+              f"{item.campaign}/{item.account}{waits}  {label}")
+    if any(item.account in paused for item in items):
+        print("\npaused accounts (see `crieur accounts status`):")
+        for name in sorted({item.account for item in items if item.account in paused}):
+            print(f"  {name}: {paused[name].pause_reason}")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
     from bot.platforms import get_platform
     from bot.timefmt import format_local
 
@@ -156,6 +170,10 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"next attempt: {format_local(item.next_attempt_at, zone)}")
     if item.last_error:
         print(f"last error: {item.last_error}")
+    account = store.account_state(item.account)
+    if account.is_paused(datetime.now(timezone.utc)):
+        until = format_local(account.paused_until, zone) if account.paused_until else "resumed"
+        print(f"account {item.account} paused until {until}: {account.pause_reason}")
     try:
         platform = get_platform(item.platform)
         display = platform.display

@@ -152,3 +152,24 @@ def test_read_only_commands_do_not_create_a_store(workdir: Path, tmp_path: Path)
     done = crieur("queue", "list", "--db", str(missing), cwd=workdir)
     assert done.returncode == 2 and "no queue store" in done.stderr
     assert not missing.parent.exists()
+
+
+def test_threads_of_a_paused_account_say_why_they_wait(workdir: Path) -> None:
+    from bot.store import open_store
+
+    assert crieur("enqueue", "config/campaigns/example.yaml", "config/articles/de-radweg.txt",
+                  cwd=workdir).returncode == 0
+    store = open_store(str(workdir / "queue" / "crieur.db"))
+    try:
+        store.pause_account("desk-dryrun-x", None, "x refused the credentials of desk-dryrun-x")
+    finally:
+        store.close()
+    listing = crieur("queue", "list", cwd=workdir)
+    assert "desk-dryrun-x [account paused]" in listing.stdout
+    assert "desk-dryrun-mastodon [account paused]" not in listing.stdout
+    rows = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    reasons = {row["account"]: row["account_paused"] for row in rows}
+    assert reasons["desk-dryrun-x"] == "x refused the credentials of desk-dryrun-x"
+    assert reasons["desk-dryrun-mastodon"] is None
+    item = next(row["id"] for row in rows if row["account"] == "desk-dryrun-x")
+    assert "paused until resumed" in crieur("queue", "show", str(item), cwd=workdir).stdout
