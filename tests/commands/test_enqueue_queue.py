@@ -173,3 +173,12 @@ def test_threads_of_a_paused_account_say_why_they_wait(workdir: Path) -> None:
     assert reasons["desk-dryrun-mastodon"] is None
     item = next(row["id"] for row in rows if row["account"] == "desk-dryrun-x")
     assert "paused until resumed" in crieur("queue", "show", str(item), cwd=workdir).stdout
+
+
+def test_validate_without_files_checks_the_config_folder(workdir: Path, tmp_path: Path) -> None:
+    done = crieur("validate", cwd=workdir)
+    assert done.returncode == 0 and "2 campaign files OK" in done.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = crieur("validate", cwd=empty)
+    assert nothing.returncode == 2 and "no campaign files" in nothing.stderr
