@@ -21,16 +21,16 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.fakes is imported from the repository root
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from requests.adapters import HTTPAdapter  # noqa: E402
 
 from bot.adapters import OutgoingPost, RemoteRef  # noqa: E402
+from bot.adapters.base import rebased_session  # noqa: E402
+from bot.adapters.x import X_HOSTS  # noqa: E402
 from bot.article import parse_article  # noqa: E402
 from bot.campaign import load_campaign  # noqa: E402
 from bot.enqueue import enqueue_articles  # noqa: E402
@@ -49,24 +49,9 @@ _WORDS = ("the desk reports that river levels rose again overnight while volunte
           "the old bridge and officials urged residents of the valley to stay alert for new warnings").split()
 
 
-class _Redirect(HTTPAdapter):
-    """Sends X's hard-coded host to the fake server (tweepy's own request code still runs)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__(max_retries=0)
-        self.target = urlsplit(target)
-
-    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
-        return super().send(request, *args, **kwargs)
-
-
 def _x_session(server: FakeX) -> requests.Session:
-    session = requests.Session()
-    for host in ("https://api.twitter.com/", "https://api.x.com/"):
-        session.mount(host, _Redirect(server.url))
-    return session
+    """X's hard-coded hosts sent to the fake server (tweepy's own request code still runs)."""
+    return rebased_session(server.url, X_HOSTS)
 
 
 def _article(seed: int, posts: int) -> str:

@@ -8,7 +8,14 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 
 from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef
-from bot.adapters.errors import AdapterError, AuthFailed, OutcomeUnknown, RateLimited, Rejected, Transient
+from bot.adapters.errors import (
+    AdapterError,
+    AuthFailed,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from bot.errors import BadInput
 
 __all__ = [

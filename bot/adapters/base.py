@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -160,6 +161,16 @@ class RebaseTransport(HTTPAdapter):
         parts = urlsplit(request.url)
         request.url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, ""))
         return super().send(request, *args, **kwargs)
+
+
+def rebased_session(base: str, hosts: Iterable[str], session: requests.Session | None = None) -> requests.Session:
+    """`session` (a new one if None) with every request for `hosts` (URL prefixes) sent to `base`."""
+    import requests
+
+    session = session or requests.Session()
+    for host in hosts:
+        session.mount(host, RebaseTransport(base))
+    return session
 
 
 class TimeoutSession:

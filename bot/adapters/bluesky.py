@@ -13,7 +13,15 @@ from typing import Any
 import regex
 
 from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef, network_error
-from bot.adapters.errors import AdapterError, AuthFailed, OutcomeUnknown, RateLimited, Rejected, Transient, redact
+from bot.adapters.errors import (
+    AdapterError,
+    AuthFailed,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    Transient,
+    redact,
+)
 from bot.errors import BadInput
 
 try:

@@ -22,7 +22,15 @@ from mastodon import (
 )
 
 from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef, network_error
-from bot.adapters.errors import AdapterError, AuthFailed, OutcomeUnknown, RateLimited, Rejected, Transient, redact
+from bot.adapters.errors import (
+    AdapterError,
+    AuthFailed,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    Transient,
+    redact,
+)
 from bot.errors import BadInput
 
 # Mastodon's defaults (4.x), used where an instance does not publish a value.

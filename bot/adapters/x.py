@@ -11,10 +11,28 @@ from typing import Any
 import requests
 import tweepy
 
-from bot.adapters.base import Adapter, Limits, OutgoingPost, RebaseTransport, RemoteRef, TimeoutSession, network_error
-from bot.adapters.errors import AdapterError, AuthFailed, OutcomeUnknown, RateLimited, Rejected, Transient, redact
+from bot.adapters.base import (
+    Adapter,
+    Limits,
+    OutgoingPost,
+    RemoteRef,
+    TimeoutSession,
+    network_error,
+    rebased_session,
+)
+from bot.adapters.errors import (
+    AdapterError,
+    AuthFailed,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    Transient,
+    redact,
+)
 from bot.errors import BadInput
 
+# The hosts tweepy and the media upload talk to (hard-coded there): what `api_base` replaces.
+X_HOSTS = ("https://api.twitter.com/", "https://api.x.com/", "https://upload.twitter.com/")
 MEDIA_UPLOAD_URL = "https://api.x.com/2/media/upload"
 MEDIA_METADATA_URL = "https://api.x.com/2/media/metadata"
 _OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
@@ -64,8 +82,7 @@ class XAdapter(Adapter):
             client = tweepy.Client(bearer_token=token)
         session = session or requests.Session()
         if settings.get("api_base"):
-            for host in ("https://api.twitter.com/", "https://api.x.com/", "https://upload.twitter.com/"):
-                session.mount(host, RebaseTransport(str(settings["api_base"])))
+            session = rebased_session(str(settings["api_base"]), X_HOSTS, session)
         http = TimeoutSession(session, timeout)
         # tweepy only ever calls `self.session.request(...)`: our front adds the timeout it lacks.
         client.session = http

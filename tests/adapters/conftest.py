@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from bot.testing import Harness
 
@@ -19,6 +17,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from bot.adapters.base import rebased_session
+from bot.adapters.x import X_HOSTS
 from tests.fakes.fake_bluesky import FakeBluesky
 from tests.fakes.fake_mastodon import FakeMastodon
 from tests.fakes.fake_x import FakeX
@@ -26,28 +26,9 @@ from tests.fakes.fake_x import FakeX
 TIMEOUT = 0.5  # seconds: every fake answers in milliseconds, "slow" ones after 1 s
 
 
-class RedirectTransport(HTTPAdapter):
-    """Sends every request it is mounted for to `target` (http://127.0.0.1:port), path unchanged.
-
-    tweepy hard-codes https://api.twitter.com; mounting this on the adapter's session keeps
-    tweepy's own request code running while the bytes go to the fake server.
-    """
-
-    def __init__(self, target: str) -> None:
-        super().__init__(max_retries=0)
-        self.target = urlsplit(target)
-
-    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
-        return super().send(request, *args, **kwargs)
-
-
 def x_session(server: FakeX) -> requests.Session:
-    session = requests.Session()
-    for host in ("https://api.twitter.com/", "https://api.x.com/", "https://upload.twitter.com/"):
-        session.mount(host, RedirectTransport(server.url))
-    return session
+    """A session that sends X's hard-coded hosts to the fake: tweepy's own request code runs."""
+    return rebased_session(server.url, X_HOSTS)
 
 
 @pytest.fixture

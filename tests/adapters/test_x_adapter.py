@@ -8,11 +8,19 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost, RateLimited, Rejected, Transient
+from bot.adapters import (
+    AuthFailed,
+    OutcomeUnknown,
+    OutgoingPost,
+    RateLimited,
+    Rejected,
+    Transient,
+)
+from bot.adapters.base import RebaseTransport
 from bot.adapters.x import XAdapter
 from bot.errors import BadInput
 from bot.testing import tiny_png
-from tests.adapters.conftest import TIMEOUT, RedirectTransport, make_x
+from tests.adapters.conftest import TIMEOUT, make_x
 
 
 def test_duplicate_content_is_rejected_as_duplicate(fake_x) -> None:
@@ -48,7 +56,7 @@ def test_refused_connection_is_transient_not_unknown() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     session = requests.Session()
-    session.mount("https://api.twitter.com/", RedirectTransport(f"http://127.0.0.1:{port}"))
+    session.mount("https://api.twitter.com/", RebaseTransport(f"http://127.0.0.1:{port}"))
     adapter = XAdapter.from_account({}, {"oauth2_token": "tok-secret-123456"}, session=session, timeout=TIMEOUT)
     with pytest.raises(Transient) as caught:
         adapter.publish(OutgoingPost("hello", "k"))

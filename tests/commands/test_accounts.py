@@ -8,32 +8,20 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
-from tests.fakes.fake_x import FakeX  # noqa: E402
-
+from bot.adapters.base import rebased_session  # noqa: E402
+from bot.adapters.x import X_HOSTS  # noqa: E402
 from bot.cli import main  # noqa: E402
 from bot.credentials import update_table  # noqa: E402
-
-
-class Redirect(HTTPAdapter):
-    def __init__(self, target: str) -> None:
-        super().__init__(max_retries=0)
-        self.target = urlsplit(target)
-
-    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
-        return super().send(request, *args, **kwargs)
+from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
+from tests.fakes.fake_x import FakeX  # noqa: E402
 
 
 @pytest.fixture
@@ -117,8 +105,7 @@ def test_check_x_account_through_its_session(fake_x: FakeX, tmp_path: Path, monk
                                              capsys: pytest.CaptureFixture[str]) -> None:
     def session(account: object) -> requests.Session:
         s = requests.Session()
-        s.mount("https://api.twitter.com/", Redirect(fake_x.url))
-        s.mount("https://api.x.com/", Redirect(fake_x.url))
+        rebased_session(fake_x.url, X_HOSTS, s)
         return s
 
     monkeypatch.setattr("bot.commands.accounts.http_session", session)

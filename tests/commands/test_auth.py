@@ -11,40 +11,24 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.adapters.base import rebased_session  # noqa: E402
+from bot.adapters.x import X_HOSTS  # noqa: E402
+from bot.cli import main  # noqa: E402
 from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
 from tests.fakes.fake_x import FakeX  # noqa: E402
 
-from bot.cli import main  # noqa: E402
-
-
-class Redirect(HTTPAdapter):
-    """Sends X's fixed hosts to the fake server (tweepy hard-codes https://api.twitter.com)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__(max_retries=0)
-        self.target = urlsplit(target)
-
-    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
-        return super().send(request, *args, **kwargs)
-
 
 def x_session(server: FakeX) -> requests.Session:
-    session = requests.Session()
-    for host in ("https://api.twitter.com/", "https://api.x.com/"):
-        session.mount(host, Redirect(server.url))
-    return session
+    """Sends X's fixed hosts to the fake server (tweepy hard-codes https://api.twitter.com)."""
+    return rebased_session(server.url, X_HOSTS)
 
 
 @pytest.fixture
