@@ -276,7 +276,11 @@ class Daemon:
         self._executor.shutdown(wait=True)
         self.store.release_all(self.holder)
         stuck = self._waiting_for_people()
-        return 1 if stuck else self.report.exit_code
+        report = self.report
+        log.info("done: %d published, %d to retry or deferred, %d failed, %d need review, %d waiting for a "
+                 "paused account", len(report.published), len(report.retried), len(report.failed),
+                 len(report.needs_review), stuck)
+        return 1 if stuck else report.exit_code
 
     def _waiting_for_people(self) -> int:
         """Due items of served accounts paused until someone acts (refused credentials): logged,
