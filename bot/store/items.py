@@ -212,24 +212,9 @@ class ItemsMixin(StoreBase):
         # Built from what was just written rather than read back: one round trip less per enqueue.
         item = Item(
             id=item_id,
-            campaign=new.campaign,
-            account=new.account,
-            platform=new.platform,
-            source=new.source,
-            content_hash=new.content_hash,
-            title=new.title,
-            state=ItemState.SCHEDULED,
-            due_at=due,
-            slot_at=slot,
-            attempts=0,
-            next_attempt_at=due,
             last_error=None,
-            created_at=now,
-            updated_at=now,
             posts=post_rows,
-            lang=new.lang,
-            media=list(new.media),
-            options=dict(new.options),
+            **{key: value for key, value in values.items() if key != "ready_at"},  # ready_at is internal
         )
         message = f"queued {new.source} for {new.account} as item {item_id}, due {due.isoformat()}"
         if replaced is not None:
