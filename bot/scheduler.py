@@ -325,7 +325,7 @@ class Daemon:
             return
         try:
             now = self._clock()
-            polled = campaign_articles(campaign, self.store, commit=False, now=now)
+            polled = campaign_articles(campaign, self.store, commit=False, now=now, new_files_only=True)
             reports = enqueue_articles(campaign, self.store, list(polled), now=now)
             polled.commit()
         except CrieurError as error:

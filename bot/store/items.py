@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -21,9 +22,14 @@ from bot.store.model import (
     PostState,
     Schedule,
     StoreError,
+    StoreUnavailable,
 )
 from bot.store.schema import free_slots, items, posts, slot_cursors
 from bot.store.states import Actor, moved_values, state_columns
+
+
+# How many times a batch that lost a deadlock (PostgreSQL chose it as the victim) runs again.
+_DEADLOCK_RETRIES = 3
 
 
 class _Rollback(Exception):
@@ -49,8 +55,10 @@ class ItemsMixin(StoreBase):
         """Queue `new` for its account, or say why not; atomic, safe with concurrent enqueuers.
 
         The article's identity is (campaign, account, source); the latest item of that identity
-        that is not cancelled decides:
+        decides:
         - none → "queued": a new item.
+        - cancelled (by a person) → "cancelled": nothing changes — a cancel sticks — unless
+          `force`, which queues a new item.
         - scheduled, nothing posted yet: same content hash → "duplicate" (nothing changes) unless
           `force`; otherwise → "reformatted": posts replaced in place, slot kept (moved to `at`
           and the slot freed if `at` is given).
@@ -89,14 +97,27 @@ class ItemsMixin(StoreBase):
                 raise StoreError("enqueue needs a schedule or an explicit time (--at)")
         now = self._now(now)
         at = as_utc(at, "at") if at is not None else None
-        try:
-            with self._write() as conn:
-                outcomes = [self._enqueue(conn, new, schedule, at, now, force) for new, schedule in batch]
-                if dry_run:
-                    raise _Rollback(outcomes)
-        except _Rollback as rolled_back:
-            return rolled_back.outcome
-        return outcomes
+        for attempt in range(_DEADLOCK_RETRIES + 1):
+            try:
+                with self._write() as conn:
+                    # Every account's row is locked up front, in one global order (by name): two
+                    # batches sharing accounts then queue on the first shared one instead of each
+                    # holding one the other waits for (a deadlock on PostgreSQL).
+                    for account in sorted({new.account for new, _ in batch}):
+                        self._lock_account_cursor(conn, account)
+                    outcomes = [self._enqueue(conn, new, schedule, at, now, force) for new, schedule in batch]
+                    if dry_run:
+                        raise _Rollback(outcomes)
+            except _Rollback as rolled_back:
+                return list(rolled_back.outcome)
+            except StoreUnavailable as fault:
+                # Should one still happen (a lock taken elsewhere), the whole batch runs again.
+                if not fault.deadlock or attempt == _DEADLOCK_RETRIES:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            return outcomes
+        raise StoreError("enqueue: the store kept choosing this batch as a deadlock victim")
 
     def _enqueue(
         self,
@@ -119,12 +140,21 @@ class ItemsMixin(StoreBase):
                 items.c.campaign == new.campaign,
                 items.c.account == new.account,
                 items.c.source == new.source,
-                items.c.state != ItemState.CANCELLED,
             )
             .order_by(items.c.id.desc())
             .limit(1)
         ).first()
         replaced: int | None = None
+        if existing is not None and existing.state == ItemState.CANCELLED and not force:
+            # A person cancelled it: a poll of the sources (or a second enqueue) must not undo that.
+            return EnqueueOutcome(
+                "cancelled",
+                self._item_by_id(conn, existing.id),
+                f"{new.source} was cancelled for {new.account} as item {existing.id}; not queuing it again "
+                "(use --force to queue it anyway)",
+            )
+        if existing is not None and existing.state == ItemState.CANCELLED:
+            existing = None  # forced: a new item, as if the article were new
         if existing is not None:
             state = ItemState(existing.state)
             same = existing.content_hash == new.content_hash
