@@ -310,13 +310,24 @@ class Publisher:
                 unknown = in_doubt or isinstance(error, OutcomeUnknown)
                 return self._failed(item, post, error, campaign, unknown=unknown)
             except (LeaseLost, StoreError):
+                # A store fault is not the platform's nor the thread's: no attempt is counted and
+                # nothing is marked. A post whose sending was not written ahead was not sent; one
+                # written ahead stays `unknown` in the store and is settled when the thread resumes.
                 raise
             except Exception as error:
+                cause = self._redact(item, f"{type(error).__name__}: {error}")
+                if _never_sent(error):
+                    # Refused while the request was being built (a header a credential broke):
+                    # it never left this machine, so the post is not in doubt.
+                    if not in_doubt:
+                        self.store.mark_not_sent(item.id, post.index, self.holder)
+                    return self._pause_for_auth(
+                        item, f"cannot send with the credentials of {item.account}: {cause}", post_index=post.index)
                 # An adapter bug or a library surprise: the request may have gone out, so the post
                 # stays in doubt; retrying with backoff (bounded) beats a daemon crash loop.
-                log.error("item %s post %s: unexpected %s", item.id, post.index, type(error).__name__,
+                log.error("item %s post %s: unexpected %s", item.id, post.index, cause,
                           exc_info=log.isEnabledFor(logging.DEBUG))
-                surprise = OutcomeUnknown(f"unexpected {type(error).__name__}: {error}", platform=item.platform)
+                surprise = OutcomeUnknown(f"unexpected {cause}", platform=item.platform)
                 return self._failed(item, post, surprise, campaign, unknown=True)
             self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock(), fetch=False)
             self._remember_rate_limit(item, adapter)
@@ -452,7 +463,9 @@ class Publisher:
                   f"(crieur auth / the environment), check them with `crieur accounts check`, then run "
                   f"`crieur accounts resume {item.account}`; queued threads are kept")
         self.store.pause_account(item.account, None, advice)
-        self.store.post_failed(item.id, advice, retry_at=self._clock(), index=post_index, holder=self.holder)
+        # Not the thread's fault: the item keeps all its attempts for real failures.
+        self.store.post_failed(item.id, advice, retry_at=self._clock(), index=post_index, holder=self.holder,
+                               count=False)
         log.error("%s", advice)
         return PublishResult(item.id, "paused", advice)
 
@@ -532,6 +545,16 @@ class _MediaFailed(Exception):
     def __init__(self, error: AdapterError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _never_sent(error: Exception) -> bool:
+    """True for errors raised while a request was prepared, before any byte left (requests
+    refuses a header value with a control character, a URL it cannot parse)."""
+    try:
+        from requests.exceptions import InvalidHeader, InvalidURL
+    except ImportError:  # pragma: no cover - requests is a dependency
+        return False
+    return isinstance(error, (InvalidHeader, InvalidURL))
 
 
 def _last_ref(item: Item) -> RemoteRef | None:
