@@ -16,6 +16,27 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
+class IntermixedParser(argparse.ArgumentParser):
+    """A subcommand's parser that lets options and positionals mix freely
+    (`crieur enqueue CAMPAIGN --at now ARTICLE`).
+
+    argparse's `parse_intermixed_args` refuses a parser with subparsers, so it is applied to
+    each subcommand's own arguments: the leaf parsers (no subcommands of their own) parse
+    intermixed, the others as usual.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        if self._intermixing or any(isinstance(a, argparse._SubParsersAction) for a in self._actions):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line grammar; each subcommand module adds its own arguments."""
     from bot.commands import register_all
@@ -33,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log verbosity on stderr (default: INFO)",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=IntermixedParser)
     register_all(subparsers)
     _accept_global_options_anywhere(subparsers)
     return parser

@@ -292,7 +292,7 @@ class Publisher:
                 # A stop request cuts the wait short; the rest of the thread continues later.
                 self.store.release(item.id, self.holder)
                 return PublishResult(item.id, "stopped", "stopping; the thread continues later")
-            in_doubt = post.state == PostState.UNKNOWN
+            in_doubt = was_in_doubt = post.state == PostState.UNKNOWN
             try:
                 ref = None
                 if in_doubt:
@@ -301,9 +301,16 @@ class Publisher:
                     if post.index == 1 and item.media and media_ids is None:
                         media_ids = self._upload_media(adapter, item)
                     outgoing = self._outgoing(item, post, account, media_ids if post.index == 1 else None)
-                    ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt)
+                    try:
+                        ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt)
+                    except Rejected as refused:
+                        if not (was_in_doubt and refused.reason == "duplicate"):
+                            raise
+                        # Refused as a duplicate right after a send in doubt: the post IS there
+                        # (the lookup came too early for a lagging timeline). Look again, or stop.
+                        ref = self._found_after_duplicate(adapter, item, post, reply_to)
             except _Undecidable as undecidable:
-                return self._needs_review(item, post.index, str(undecidable))
+                return self._needs_review(item, post.index, str(undecidable), unknown=undecidable.unknown)
             except _MediaFailed as failed:
                 return self._failed(item, post, failed.error, campaign, unknown=in_doubt, media=True)
             except AdapterError as error:
@@ -361,6 +368,26 @@ class Publisher:
                      found.url or found.id)
             return found, False
         return None, False
+
+    def _found_after_duplicate(self, adapter: Adapter, item: Item, post: PostRow,
+                               reply_to: RemoteRef | None) -> RemoteRef:
+        """The post in doubt was refused as a duplicate, so it exists: find it, or raise
+        _Undecidable with the exact command that records it (the post stays in doubt, so
+        `queue retry` cannot loop on the same refusal)."""
+        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang)
+        try:
+            found = adapter.find_existing(probe, reply_to)
+        except OutcomeUnknown:
+            found = None
+        if found is not None:
+            log.info("post %s of item %s was already on %s (refused as a duplicate): %s", post.index, item.id,
+                     item.platform, found.url or found.id)
+            return found
+        where = f"as a reply to {reply_to.url or reply_to.id}" if reply_to else "on the account"
+        raise _Undecidable(
+            f"post {post.index} was sent before and {item.platform} now refuses it as a duplicate, but it is not "
+            f"visible yet {where}; find it there, then run `crieur queue resolve {item.id} --post {post.index} "
+            f"--posted URL`", unknown=True)
 
     def _send(self, adapter: Adapter, item: Item, post: PostRow, outgoing: OutgoingPost,
               reply_to: RemoteRef | None, *, in_doubt: bool) -> RemoteRef:
@@ -469,8 +496,9 @@ class Publisher:
         log.error("%s", advice)
         return PublishResult(item.id, "paused", advice)
 
-    def _needs_review(self, item: Item, index: int | None, reason: str) -> PublishResult:
-        self.store.post_failed(item.id, reason, final_state=ItemState.NEEDS_REVIEW, index=index, holder=self.holder)
+    def _needs_review(self, item: Item, index: int | None, reason: str, *, unknown: bool = False) -> PublishResult:
+        self.store.post_failed(item.id, reason, final_state=ItemState.NEEDS_REVIEW, index=index, holder=self.holder,
+                               unknown=unknown)
         log.warning("item %s needs review: %s", item.id, reason)
         return PublishResult(item.id, "needs_review", reason)
 
@@ -536,7 +564,12 @@ class Publisher:
 
 
 class _Undecidable(Exception):
-    """A post's fate cannot be decided without a person (`crieur queue resolve`)."""
+    """A post's fate cannot be decided without a person (`crieur queue resolve`); `unknown`:
+    the post is left in doubt in the store (retry refuses until it is resolved)."""
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 class _MediaFailed(Exception):
