@@ -229,3 +229,38 @@ def test_next_due_at_waits_for_a_busy_account_instead_of_spinning(store: Store) 
     store.claim_due(at(0.5), "node-1", LEASE)
     # b is due, but its account is busy: wake when the busy thread's lease would run out.
     assert store.next_due_at(at(0.5)) == at(0.5) + LEASE
+
+
+def test_concurrent_batches_sharing_accounts_never_deadlock(make_store) -> None:
+    """Batches listing the same accounts in opposite orders, enqueued at once: every one lands
+    (PostgreSQL would deadlock if each batch locked its accounts in its own order)."""
+    accounts = [f"acc-{n}" for n in range(4)]
+    errors: list[BaseException] = []
+    stores = [make_store() for _ in range(6)]
+
+    def worker(n: int) -> None:
+        order = accounts if n % 2 else list(reversed(accounts))
+        batch = [(new_item(f"w{n}-{a}.txt", account=a, campaign=f"c{n}"), Hourly()) for a in order]
+        try:
+            for round_ in range(3):
+                stores[n].enqueue_many([(replace_source(new, round_), s) for new, s in batch], now=T0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    items = stores[0].list_items()
+    assert len(items) == 6 * 4 * 3
+    for account in accounts:  # and the slots stay unique per account
+        slots = [i.slot_at for i in items if i.account == account]
+        assert len(slots) == len(set(slots))
+
+
+def replace_source(new, round_: int):  # noqa: ANN001, ANN201
+    from dataclasses import replace
+
+    return replace(new, source=f"{new.source}-{round_}")
