@@ -7,6 +7,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from bot import __version__
 from bot.errors import BadInput, CrieurError
@@ -27,7 +28,7 @@ class IntermixedParser(argparse.ArgumentParser):
 
     _intermixing = False
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
         if self._intermixing or any(isinstance(a, argparse._SubParsersAction) for a in self._actions):
             return super().parse_known_args(args, namespace)
         self._intermixing = True
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction) -> None:
+def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Let `--debug` and `--log-level` also follow the subcommand (`crieur preview a.txt --debug`)."""
     for sub in subparsers.choices.values():
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -180,8 +180,8 @@ class AdapterPool:
             if path:
                 settings["path"] = str(path)
             settings.setdefault("account", account.name)
-            adapter = DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
-            return adapter, ()
+            dry: Adapter = DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
+            return dry, ()
         cls = load_adapter_class(account.platform)
         credentials = account.credentials(self.env if self.env is not None else os.environ)
         session = self.session_factory(account) if self.session_factory else None
@@ -468,7 +468,7 @@ class Publisher:
 
     def _backoff(self, policy: Any, attempts: int) -> timedelta:
         """The campaign's delay before retry number `attempts`, minus up to _JITTER of it."""
-        delay = policy.delay(attempts)
+        delay: timedelta = policy.delay(attempts)
         return delay * (1 - _JITTER * self._random.random())
 
     def _pause_for_rate_limit(self, item: Item, post: PostRow, error: RateLimited) -> PublishResult:

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.errors import CrieurError
 from bot.publisher import AdapterPool, Publisher, PublishResult
-from bot.store import StoreUnavailable
+from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger("crieur.daemon")
 
@@ -124,7 +124,7 @@ class Daemon:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         load_campaigns: Callable[[], Sequence[Any]],
         *,
         pool: AdapterPool,
@@ -445,8 +445,8 @@ class Daemon:
         except CrieurError as error:
             log.warning("campaign %s: sources: %s", campaign_name, error)
             return
-        for error in polled.errors:
-            log.warning("campaign %s: %s", campaign_name, error)
+        for problem in polled.errors:
+            log.warning("campaign %s: %s", campaign_name, problem)
         for report in reports:
             if report.action in ("queued", "reformatted"):
                 log.info("enqueued %s for %s (%s) due %s", Path(report.source).name, report.account,

@@ -239,7 +239,7 @@ def _reset_time(headers: Any) -> datetime:
     """x-rate-limit-reset (epoch seconds) as an aware datetime; 15 minutes (X's window) without it."""
     raw = headers.get("x-rate-limit-reset") if headers is not None else None
     try:
-        return datetime.fromtimestamp(int(raw), tz=timezone.utc)
+        return datetime.fromtimestamp(int(raw), tz=timezone.utc)  # type: ignore[arg-type]  # None: TypeError
     except (TypeError, ValueError):
         return datetime.now(timezone.utc) + timedelta(minutes=15)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from bot.commands.common import add_db_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="publish queued threads when they are due (the daemon)",
@@ -136,12 +137,12 @@ class SqliteWatch:
     empty store. The file's and directory's identities (device, inode) are compared instead.
     """
 
-    def __init__(self, path: "Path") -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self._ids = (self._id(path.parent), self._id(path))
 
     @staticmethod
-    def _id(path: "Path") -> tuple[int, int] | None:
+    def _id(path: Path) -> tuple[int, int] | None:
         try:
             st = os.stat(path)
         except OSError:
@@ -192,7 +193,7 @@ def _exit_if_workers_hang(code: int) -> None:
             os._exit(code)
 
 
-def _campaign_paths(args: argparse.Namespace) -> list:
+def _campaign_paths(args: argparse.Namespace) -> list[Path]:
     from pathlib import Path
 
     from bot.errors import BadInput

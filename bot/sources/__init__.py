@@ -57,8 +57,11 @@ def campaign_articles(campaign: Any, store: SeenStore, *, commit: bool = True,
             paths = [p for p in paths if not store.seen(campaign.name, FILES_SOURCE_KEY, str(p))]
         files = source.articles(default_lang=lang, paths=paths)
         items += files
-        commits.append(PollResult(files, (), lambda: store.mark_seen(
-            campaign.name, FILES_SOURCE_KEY, [a.source for a in files]) if files else None))
+        def record_files(files: list[SourceArticle] = files) -> None:
+            if files:
+                store.mark_seen(campaign.name, FILES_SOURCE_KEY, [a.source for a in files])
+
+        commits.append(PollResult(files, (), record_files))
 
     folder = getattr(sources, "folder", None)
     if folder:

@@ -219,7 +219,7 @@ class ItemsMixin(StoreBase):
         )
         values.update(state_columns(ItemState.SCHEDULED, values))
         try:
-            item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
+            item_id: int = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
         except IntegrityError as exc:
             detail = str(exc.orig)
             if "slot" not in detail:  # not the (account, slot_at) index: a bug, not a taken slot
@@ -266,7 +266,7 @@ class ItemsMixin(StoreBase):
         only here, the cursor only moves forward), so the slot after the cursor is free without
         looking; the unique index on (account, slot_at) stands guard all the same.
         """
-        freed_slots = conn.execute(
+        freed_slots: Sequence[datetime] = conn.execute(
             select(free_slots.c.slot_at).where(free_slots.c.account == account).order_by(free_slots.c.slot_at).limit(20)
         ).scalars().all()
         for freed in freed_slots:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -257,7 +257,7 @@ class PublishingMixin(StoreBase):
         served = list(campaigns)
         scheduled = items.c.state == ItemState.SCHEDULED
         with self._read() as conn:
-            due_ids = conn.execute(
+            due_ids: Sequence[int] = conn.execute(
                 select(items.c.id).where(scheduled, items.c.due_at <= now, items.c.campaign.in_(served))
                 .order_by(items.c.due_at, items.c.id)
             ).scalars().all()
@@ -266,7 +266,7 @@ class PublishingMixin(StoreBase):
                 .select_from(posts.join(items, posts.c.item_id == items.c.id))
                 .where(scheduled, posts.c.state == PostState.UNKNOWN, items.c.campaign.in_(served))
             ).scalar_one()
-            others = sorted(set(conn.execute(
+            others: list[str] = sorted(set(conn.execute(
                 select(items.c.campaign).distinct().where(scheduled, items.c.campaign.not_in(served))
             ).scalars()))
         return StartupView(list(due_ids), doubt, others)
@@ -536,7 +536,7 @@ class PublishingMixin(StoreBase):
         publisher's check against the platform's known caps)."""
         since = as_utc(since, "since")
         with self._read() as conn:
-            rows = conn.execute(
+            rows: Sequence[datetime] = conn.execute(
                 select(attempts.c.at)
                 .where(attempts.c.at >= since, attempts.c.account == account, attempts.c.outcome == "posted")
                 .order_by(attempts.c.at)
