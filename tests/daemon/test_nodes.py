@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from daemon_helpers import check_threads
+from daemon_helpers import assert_no_overlap, check_threads
 from tcp_proxy import TcpProxy
 
 from bot.store import ItemState, NewItem, open_store
@@ -45,14 +45,6 @@ def wait_published(url: str, timeout: float, daemons: list[Any]) -> list[Any]:
             assert d.proc.poll() is None, f"a daemon exited:\n{d.output()}"
         assert time.monotonic() < deadline, "not all published:\n" + "\n".join(d.output()[-3000:] for d in daemons)
         time.sleep(0.2)
-
-
-def assert_no_overlap(server: Any, items: list[Any]) -> None:
-    """On the server, each thread's posts are consecutive: no two threads of the account overlapped."""
-    owner = {p.text: i.id for i in items for p in i.posts}
-    sequence = [owner[p.text] for p in server.posts()]
-    runs = [k for n, k in enumerate(sequence) if n == 0 or sequence[n - 1] != k]
-    assert len(runs) == len(set(runs)), f"threads interleaved on the account: {sequence}"
 
 
 def test_two_nodes_publish_one_accounts_threads_one_after_another(tmp_path: Path, platforms, daemons,
