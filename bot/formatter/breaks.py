@@ -42,15 +42,16 @@ _OPENERS = frozenset("«“„‹")
 _CLOSERS = frozenset("»”›")
 
 # Costs of the readable cut (per break; the post count is weighed in bot.formatter.packing).
-# A clause end costs a little, a bare space a lot: a sentence is cut mid-clause only when no
-# clause end is near. Paragraph ends are the best place of all.
+# Sentence and paragraph ends are rewards larger than what a post costs, so within the post
+# count allowed the cut ends as many posts as it can at them; a clause end costs a little, a
+# bare space a lot: a sentence is cut mid-clause only when no clause end is near.
 READABLE_COST = {
-    Break.PARAGRAPH: 0.0,
-    Break.SENTENCE: 0.5,
-    Break.CLAUSE: 6.0,
-    Break.SPACE: 40.0,
-    Break.CHAR: 40.0,
-    Break.HARD: 80.0,
+    Break.PARAGRAPH: -13.0,
+    Break.SENTENCE: -12.0,
+    Break.CLAUSE: 4.0,
+    Break.SPACE: 15.0,
+    Break.CHAR: 15.0,
+    Break.HARD: 40.0,
     Break.NONE: float("inf"),
 }
 FUNCTION_WORD_COST = 15.0  # on top of a space break after a function word

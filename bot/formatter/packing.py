@@ -8,8 +8,9 @@ prefix-sum differences of `Units`.
   an evenness term (the `cut: compact` setting, and the floor of the readable cut).
 - `greedy_posts`: the greedy sentence packer (whole sentences while they fit; a sentence longer
   than a post cut at its last fitting break). The readable cut never uses more posts.
-- `plan_readable`: the least total of break costs (`Units.readable_costs`), a cost per post,
-  evenness and a runt-post penalty, within the greedy packer's post count.
+- `plan_readable`: the least total of break costs (`Units.readable_costs`, where sentence ends
+  are rewards), a cost per post, evenness and a runt-post penalty, within the greedy packer's
+  post count.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ INF = float("inf")
 COMPACT_SLACK_WEIGHT = 10.0
 # The readable cut: what one more post costs, how much evenness matters, and what a runt costs
 # (a post under RUNT_SHARE of its room, unless it is the whole thread).
-POST_COST = 2.0
+POST_COST = 1.0
 READABLE_SLACK_WEIGHT = 3.0
 RUNT_SHARE = 0.25
 RUNT_COST = 20.0
+# A sentence longer than this share of a post may end a post at any of its breaks.
+LONG_SENTENCE_SHARE = 1.0
 
 
 @dataclass(frozen=True)
@@ -256,13 +259,15 @@ def greedy_posts(units: Units, caps: Caps, end: int | None = None) -> int | None
 
 
 def plan_readable(units: Units, caps: Caps, bound: int, end: int | None = None) -> list[int] | None:
-    """Post ends for units[:end] of least readable cost with at most `bound` posts.
+    """Post ends for units[:end] of least readable cost with at most `bound` posts; None if impossible.
 
     Cost of a layout: the sum over posts of POST_COST, the readable cost of the break that
-    ends the post (none for the last), READABLE_SLACK_WEIGHT * (unused share) ** 2 and RUNT_COST
-    for a runt. One pass over the units (no layer per post); when the best layout has more than
-    `bound` posts the post cost is raised and the pass repeated, and the compact plan (the fewest
-    posts, never more than the greedy packer's) is the last resort.
+    ends it (none for the last; sentence and paragraph ends are rewards), READABLE_SLACK_WEIGHT *
+    (unused share of its room) ** 2, and RUNT_COST for a runt. Exact over the places it
+    considers: a DP layered by post count (so the bound is a constraint, not a price). It first
+    considers only clause ends and better, plus every place inside a stretch that no post can
+    bridge; if no layout within `bound` uses only those, every break; and the compact plan (the
+    fewest posts, never more than the greedy packer's) is the last resort.
     """
     end = units.n if end is None else end
     if end == 0:
@@ -270,69 +275,118 @@ def plan_readable(units: Units, caps: Caps, bound: int, end: int | None = None) 
     key = ("readable", caps, bound, end)
     if key in units.plan_memo:
         return units.plan_memo[key]
-    fewest = fewest_posts(units, caps, end)
-    if fewest is None:
-        units.plan_memo[key] = None
-        return None
     result: list[int] | None = None
-    if fewest < bound:
-        post_cost = POST_COST
-        for _ in range(4):
-            ends = _readable_pass(units, caps, end, post_cost)
-            if ends is not None and len(ends) <= bound:
-                result = ends
-                break
-            post_cost *= 4
-    if result is None:
-        result = plan_compact(units, caps, end)
-        if result is not None and len(result) > bound:
-            result = None
+    if fewest_posts(units, caps, end) is not None:
+        result = _layered(units, caps, bound, end, _good_places(units, caps, end))
+        if result is None:
+            result = _layered(units, caps, bound, end, list(range(end + 1)))
+        if result is None:
+            result = plan_compact(units, caps, end)
+            if result is not None and len(result) > bound:
+                result = None
     units.plan_memo[key] = result
     return result
 
 
-def _readable_pass(units: Units, caps: Caps, end: int, post_cost: float) -> list[int] | None:
+def _good_places(units: Units, caps: Caps, end: int) -> list[int]:
+    """The places a readable post may end at: clause ends and better, and every break inside a
+    sentence longer than LONG_SENTENCE_SHARE of a post (where a bare space may buy a sentence end
+    elsewhere, or be the only way through)."""
+    brks = units.brks
+    room = min(caps.mid[0], caps.first[0], caps.last[0])
+    places = [0]
+    start = 0  # the first unit of the current sentence
+    for j in range(1, end + 1):
+        if j < end and brks[j - 1] < Break.SENTENCE:
+            continue
+        if units.length(start, j) > room * LONG_SENTENCE_SHARE:
+            places.extend(range(start + 1, j))
+        else:
+            places.extend(k for k in range(start + 1, j) if brks[k - 1] >= Break.CLAUSE)
+        places.append(j)
+        start = j
+    return places
+
+
+def _layered(units: Units, caps: Caps, bound: int, end: int, places: list[int]) -> list[int] | None:
+    """The least-cost layout of at most `bound` posts whose ends are all in `places`."""
+    P, Q = counts(units, caps, end)
+    if P[end] > bound:
+        return None
+    m = len(places)
+    edges = _edges(units, caps, end, places)
+    prev = [INF] * m
+    prev[0] = 0.0
+    backs: list[list[int]] = []
+    best_total, best_k = INF, 0
+    lo_start = 1
+    for k in range(1, bound + 1):
+        remaining = bound - k
+        cost = [INF] * m
+        back = [-1] * m
+        # Post k may end at place j only if the prefix fits k posts and the rest fits the others.
+        while lo_start < m and Q[places[lo_start]] > remaining:
+            lo_start += 1
+        for jj in range(lo_start, m):
+            if P[places[jj]] > k:
+                break  # P grows with j
+            best_c, best_i = INF, -1
+            for ii, ec in edges[jj]:
+                c = prev[ii] + ec
+                if c < best_c:
+                    best_c, best_i = c, ii
+            cost[jj], back[jj] = best_c, best_i
+        backs.append(back)
+        if cost[m - 1] < best_total:
+            best_total, best_k = cost[m - 1], k
+        prev = cost
+    if best_total == INF:
+        return None
+    out = []
+    jj = m - 1
+    for k in range(best_k, 0, -1):
+        out.append(places[jj])
+        jj = backs[k - 1][jj]
+    return out[::-1]
+
+
+def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[tuple[int, float]]]:
+    """For each place j, the places i a post units[i:j] may start at, with that post's cost.
+
+    The cost of a post does not depend on its rank in the thread (only on whether it is the
+    first or the last), so the edges are computed once for every layer of the DP.
+    """
     mid, first, last, single = caps.all()
     cum0, gap0 = units.cum[0], units.gap[0]
     pen = units.readable_costs()
     multi = units.dims > 1 and units.secondary_binds(caps.all())
     fits = units.fits
-    best = [INF] * (end + 1)
-    back = [-1] * (end + 1)
-    best[0] = 0.0
     weight = READABLE_SLACK_WEIGHT
-    for j in range(1, end + 1):
+    edges: list[list[tuple[int, float]]] = [[]]
+    for jj in range(1, len(places)):
+        j = places[jj]
         is_end = j == end
         bp = 0.0 if is_end else pen[j - 1]
+        out: list[tuple[int, float]] = []
+        edges.append(out)
         if bp == INF:
             continue
         right = cum0[j] - gap0[j - 1]
         capv = last if is_end else mid
         c0 = capv[0]
-        runt = c0 * RUNT_SHARE
-        best_c, best_i = INF, -1
-        base = bp + post_cost
-        for i in range(j - 1, -1, -1):
+        base = bp + POST_COST
+        for ii in range(jj - 1, -1, -1):
+            i = places[ii]
             if i == 0:
                 capv = single if is_end else first
                 c0 = capv[0]
             length = right - cum0[i]
             if length > c0:
-                break  # longer still for every smaller i (i == 0 comes last)
-            pc = best[i]
-            if pc == INF:
-                continue
+                break  # longer still for every earlier place (0 comes last)
             slack = (c0 - length) / c0
-            c = pc + base + weight * slack * slack
-            if length < runt and not (i == 0 and is_end):
+            c = base + weight * slack * slack
+            if length < c0 * RUNT_SHARE and not (i == 0 and is_end):
                 c += RUNT_COST
-            if c < best_c and (not multi or fits(i, j, capv)):
-                best_c, best_i = c, i
-        best[j], back[j] = best_c, best_i
-    if best[end] == INF:
-        return None
-    out = [end]
-    while out[-1] > 0:
-        out.append(back[out[-1]])
-    out.pop()  # the 0 the walk back stops at
-    return out[::-1]
+            if not multi or fits(i, j, capv):
+                out.append((ii, c))
+    return edges
