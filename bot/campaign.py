@@ -171,6 +171,7 @@ class FormatSection(_Section):
     link: Literal["first", "last", "none"] = "last"
     max_posts: PositiveInt | None = None
     hashtags: HashtagsSection | None = None
+    cut: Literal["readable", "compact"] = "readable"
 
 
 class FeedSection(_Section):
