@@ -30,15 +30,16 @@ _MAYBE_JOINING = re.compile(
 )
 
 
-def _joining_set() -> frozenset[str]:
-    """The joining code points, computed once from the `regex` module's Unicode data."""
-    planes = [(0, 0xD800), (0xE000, 0x20000), (0xE0000, 0xE1000)]
-    chars = "".join(chr(c) for lo, hi in planes for c in range(lo, hi))
-    joining = frozenset(_JOINING_PROPERTIES.findall(chars))
-    return joining
+class _JoiningCache(dict[str, bool]):
+    """Is a code point one that can join a neighbour? Asked of `_JOINING_PROPERTIES` once per
+    code point met, instead of scanning all of Unicode at import (~70 ms)."""
+
+    def __missing__(self, ch: str) -> bool:
+        joins = self[ch] = _JOINING_PROPERTIES.match(ch) is not None
+        return joins
 
 
-_JOINING = _joining_set()
+_JOINS = _JoiningCache()
 
 
 def graphemes(text: str) -> int:
@@ -54,7 +55,7 @@ def graphemes(text: str) -> int:
     win_start = win_end = -1
     for m in _MAYBE_JOINING.finditer(text):
         i = m.start()
-        if text[i] not in _JOINING:
+        if not _JOINS[text[i]]:
             continue
         start, end = max(i - 1, 0), min(i + 2, n)
         if start < win_end:  # overlapping windows are merged before counting
