@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 
 from bot.errors import BadInput, CrieurError
@@ -71,11 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     parser = build_parser(argv)
     args = parser.parse_args(argv)  # argparse itself exits 2 on a usage error
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    if getattr(args, "logs", True):  # a command that never logs (preview) skips the set-up
+        import logging
+
+        logging.basicConfig(
+            level=getattr(logging, args.log_level),
+            format="%(asctime)s %(levelname)s %(message)s",
+            stream=sys.stderr,
+        )
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -98,5 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(args: argparse.Namespace, message: str) -> None:
     if args.debug:
+        import traceback
+
         traceback.print_exc()
     print(message, file=sys.stderr)

@@ -8,7 +8,7 @@ from importlib import import_module
 
 # name -> (module, the one-line help `crieur --help` lists). Only the command being run imports
 # its module and declares its arguments: `crieur --help` and `crieur preview` stay fast however
-# many commands there are. tests/commands/test_registry.py checks the help lines match the modules'.
+# many commands there are. tests/commands/test_command_table.py checks the help lines match the modules'.
 COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("bot.commands.preview", "show the threads an article becomes on each platform"),
     "validate": ("bot.commands.validate", "check campaign files"),

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cut", choices=["readable", "compact"],
         help="readable: posts end at sentence and clause ends (default); compact: the fewest posts",
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, logs=False)  # preview never logs: no logging set-up
 
 
 def run(args: argparse.Namespace) -> int:

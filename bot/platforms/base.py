@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import regex
 
@@ -11,7 +12,7 @@ from bot.errors import BadInput
 _GRAPHEME = regex.compile(r"\X")
 # Code points that can join a neighbour into one cluster (UAX #29 rules GB3-GB13). Every other
 # code point is a cluster boundary on both sides, so only the windows around these need \X.
-_JOINING_PROPERTIES = regex.compile(
+_JOINING_PROPERTIES = (
     r"[\r\n\p{Grapheme_Cluster_Break=Extend}\p{Grapheme_Cluster_Break=ZWJ}"
     r"\p{Grapheme_Cluster_Break=SpacingMark}\p{Grapheme_Cluster_Break=Prepend}"
     r"\p{Grapheme_Cluster_Break=Regional_Indicator}\p{Hangul_Syllable_Type=L}"
@@ -35,8 +36,13 @@ class _JoiningCache(dict[str, bool]):
     code point met, instead of scanning all of Unicode at import (~70 ms)."""
 
     def __missing__(self, ch: str) -> bool:
-        joins = self[ch] = _JOINING_PROPERTIES.match(ch) is not None
+        joins = self[ch] = _joining_properties().match(ch) is not None
         return joins
+
+
+@cache
+def _joining_properties() -> regex.Pattern[str]:
+    return regex.compile(_JOINING_PROPERTIES)
 
 
 _JOINS = _JoiningCache()
