@@ -15,6 +15,7 @@ prefix-sum differences of `Units`.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from bot.formatter.breaks import COMPACT_COST, Measure, Units, sub
@@ -363,6 +364,7 @@ def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[t
     fits = units.fits
     weight = READABLE_SLACK_WEIGHT
     edges: list[list[tuple[int, float]]] = [[]]
+    at = [cum0[p] for p in places]  # where each place starts, to find the windows by bisection
     for jj in range(1, len(places)):
         j = places[jj]
         is_end = j == end
@@ -372,20 +374,23 @@ def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[t
         if bp == INF:
             continue
         right = cum0[j] - gap0[j - 1]
-        capv = last if is_end else mid
-        c0 = capv[0]
+        c0 = (last if is_end else mid)[0]
         base = bp + POST_COST
-        for ii in range(jj - 1, -1, -1):
+        # Posts from places[lo:hi] are neither longer than the room nor runts; runts are kept
+        # only where nothing else ends here, and for the last post.
+        lo = bisect_left(at, right - c0, 0, jj)
+        hi = jj if is_end else bisect_right(at, right - c0 * RUNT_SHARE, lo, jj)
+        if hi <= lo:
+            hi = jj
+        for ii in range(lo, hi):
             i = places[ii]
-            if i == 0:
-                capv = single if is_end else first
-                c0 = capv[0]
-            length = right - cum0[i]
-            if length > c0:
-                break  # longer still for every earlier place (0 comes last)
-            slack = (c0 - length) / c0
+            capv = (single if is_end else first) if i == 0 else (last if is_end else mid)
+            length = right - at[ii]
+            if length > capv[0]:
+                continue  # only the first post's smaller room can refuse here
+            slack = (capv[0] - length) / capv[0]
             c = base + weight * slack * slack
-            if length < c0 * RUNT_SHARE and not (i == 0 and is_end):
+            if length < capv[0] * RUNT_SHARE and not (i == 0 and is_end):
                 c += RUNT_COST
             if not multi or fits(i, j, capv):
                 out.append((ii, c))
