@@ -24,18 +24,22 @@ FUNCTION_WORDS = frozenset(
     """le la les un une des de du d au aux à a et ou mais donc or ni car que qu qui dont ce cet
     cette ces son sa ses leur leurs mon ma mes ton ta tes notre nos votre vos en dans par pour
     sur sous avec sans entre vers chez ne se je tu il elle on nous vous ils elles y très si plus
-    moins comme lors dès"""
+    moins comme lors dès sauf selon malgré contre depuis pendant avant après devant parmi envers
+    jusqu lorsque puisque quand"""
     # English
     """ the an of to in on at by for with from and or but as that which who whose this these
     those its his her their our your my is are was were be been has have had not no than into
-    onto about over under via per if so very"""
+    onto about over under via per if so very during before after without within between against
+    among until when while because"""
     # German
     """ der die das den dem des ein eine einen einem einer eines und oder aber mit von vom zu
     zum zur im am an auf für bei beim aus nach über unter vor durch als wie dass sich nicht
-    ist sind war wird werden hat haben ihr ihre sein seine"""
+    ist sind war wird werden hat haben ihr ihre sein seine gegen ohne seit während zwischen bis
+    wenn weil ob"""
     # Spanish (and what Italian and Portuguese share with it)
     """ el los las lo unos unas del al y e o u pero con por para sin sobre su sus muy más
-    il gli di da nel della com um uma do dos na no""".split()
+    desde hasta entre contra durante según cuando porque il gli di da nel della com um uma do dos
+    na no""".split()
 )
 _STRIP = "«»“”„‹›\"'’()[]{}.,;:!?…—–-"
 _OPENERS = frozenset("«“„‹")
