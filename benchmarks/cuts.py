@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.article import Article, load_article  # noqa: E402
-from bot.formatter import default_options, format_thread  # noqa: E402
+from bot.formatter import Cut, default_options, format_thread  # noqa: E402
 from bot.platforms import Platform, get_platform  # noqa: E402
 from bot.segment import Break, Piece, graphemes, pieces  # noqa: E402
 
@@ -167,8 +167,8 @@ def main() -> int:
                 if kind == "greedy":
                     t.add([_NAMES.get(b, "space") for b in greedy(art, plat)])
                 else:
-                    opts = replace(default_options(name), cut=kind)  # type: ignore[arg-type]
-                    t.add(list(format_thread(art, plat, opts).breaks))
+                    cut: Cut = "compact" if kind == "compact" else "readable"
+                    t.add(list(format_thread(art, plat, replace(default_options(name), cut=cut)).breaks))
                 totals[(name, kind)] += t
                 print(f"{path.name[:34]:34} {name[:3]}:{kind[:4]:4} {t.row()}")
     print()

@@ -100,19 +100,21 @@ class Job:
             got = fewest_posts(units, caps)
             if got is None:
                 return None
-            got = max(1, got)
-            if max_posts is not None and got > max_posts:
+            fewest = max(1, got)
+            if max_posts is not None and fewest > max_posts:
                 return self._truncate(units, first_tags, last_tags, max_posts)
-            if got <= n:  # the numbers reserved for n posts are at least as wide as got's
+            if fewest <= n:  # the numbers reserved for n posts are at least as wide as fewest's
                 break
-            n = got
+            n = fewest
+        else:
+            raise AssertionError("numbering width did not converge")  # widths only grow: unreachable
         if self.options.cut == "compact":
             ends = plan_compact(units, caps)
             return None if ends is None else Layout(tuple(ends), units.n, False)
         bound = self._greedy_bound(units, first_tags, last_tags, n)
         if max_posts is not None:
             bound = min(bound, max_posts)
-        caps = self.caps(max(bound, got), first_tags, last_tags)
+        caps = self.caps(max(bound, fewest), first_tags, last_tags)
         ends = plan_readable(units, caps, bound)
         if ends is None:
             return None

@@ -104,10 +104,11 @@ class _Placer:
         inline = st.inline + [(cand, span)]
         units = self.base.replaced([(a, b, "#" + c.tag) for c, (a, b) in inline])
         ends = _remap(st.layout.ends, self._merges(st.inline), self._merges(inline))
-        trial = Placement(units, Layout(ends, units.n, st.layout.truncated), dict(st.blocks), inline, list(st.outside))
-        if ends is not None and self._acceptable(trial):
-            self._accept(trial, cost)
-            return None
+        if ends is not None:
+            trial = Placement(units, Layout(ends, units.n, st.layout.truncated), dict(st.blocks), inline, list(st.outside))
+            if self._acceptable(trial):
+                self._accept(trial, cost)
+                return None
         if self.job.options.cut == "compact" and not st.blocks:
             replanned = self.job.layout(units)
             if replanned is not None and len(replanned.ends) <= self.n0:

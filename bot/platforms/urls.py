@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import regex
 
@@ -88,7 +89,7 @@ class _LazyRegex:
         self._flags = flags
         self._compiled: regex.Pattern[str] | None = None
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:
         if self._compiled is None:
             self._compiled = regex.compile(self._pattern(), self._flags)
         return getattr(self._compiled, name)
