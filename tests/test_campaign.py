@@ -480,3 +480,25 @@ def test_format_cut_setting(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as info:
         load_campaign(bad)
     assert f"{bad}:6: format.x.cut: must be one of 'readable' or 'compact' (got 'tidy')" in str(info.value)
+
+
+def test_built_in_platforms_need_no_entry_point_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[object] = []
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kwargs: str) -> object:
+        scans.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    path = tmp_path / "builtin.yaml"
+    path.write_text(
+        "name: builtin\ntimezone: UTC\naccounts: {a: {platform: dryrun, as: x}}\n"
+        "schedule: {slots: ['0 9 * * *']}\nformat:\n  mastodon: {cut: compact}\n"
+    )
+    load_campaign(path)
+    assert scans == []
+    path.write_text(path.read_text().replace("mastodon: {cut", "myspace: {cut"))
+    with pytest.raises(BadInput):
+        load_campaign(path)
+    assert scans  # a name that is not built in: the plug-ins are looked up
