@@ -331,12 +331,13 @@ def _layered(units: Units, caps: Caps, bound: int, end: int, places: list[int]) 
         for jj in range(lo_start, m):
             if P[places[jj]] > k:
                 break  # P grows with j
-            best_c, best_i = INF, -1
-            for ii, ec in edges[jj]:
-                c = prev[ii] + ec
-                if c < best_c:
-                    best_c, best_i = c, ii
-            cost[jj], back[jj] = best_c, best_i
+            starts, posts = edges[jj]
+            if not starts:
+                continue
+            totals = [prev[ii] + ec for ii, ec in zip(starts, posts)]
+            best_c = min(totals)
+            if best_c < INF:
+                cost[jj], back[jj] = best_c, starts[totals.index(best_c)]
         backs.append(back)
         if cost[m - 1] < best_total:
             best_total, best_k = cost[m - 1], k
@@ -351,8 +352,8 @@ def _layered(units: Units, caps: Caps, bound: int, end: int, places: list[int]) 
     return out[::-1]
 
 
-def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[tuple[int, float]]]:
-    """For each place j, the places i a post units[i:j] may start at, with that post's cost.
+def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[tuple[list[int], list[float]]]:
+    """For each place j, the places i a post units[i:j] may start at, and those posts' costs.
 
     The cost of a post does not depend on its rank in the thread (only on whether it is the
     first or the last), so the edges are computed once for every layer of the DP.
@@ -363,14 +364,15 @@ def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[t
     multi = units.dims > 1 and units.secondary_binds(caps.all())
     fits = units.fits
     weight = READABLE_SLACK_WEIGHT
-    edges: list[list[tuple[int, float]]] = [[]]
+    edges: list[tuple[list[int], list[float]]] = [([], [])]
     at = [cum0[p] for p in places]  # where each place starts, to find the windows by bisection
     for jj in range(1, len(places)):
         j = places[jj]
         is_end = j == end
         bp = 0.0 if is_end else pen[j - 1]
-        out: list[tuple[int, float]] = []
-        edges.append(out)
+        starts: list[int] = []
+        posts: list[float] = []
+        edges.append((starts, posts))
         if bp == INF:
             continue
         right = cum0[j] - gap0[j - 1]
@@ -393,5 +395,6 @@ def _edges(units: Units, caps: Caps, end: int, places: list[int]) -> list[list[t
             if length < capv[0] * RUNT_SHARE and not (i == 0 and is_end):
                 c += RUNT_COST
             if not multi or fits(i, j, capv):
-                out.append((ii, c))
+                starts.append(ii)
+                posts.append(c)
     return edges

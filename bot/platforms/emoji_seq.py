@@ -18,10 +18,23 @@ _COARSE = "\\xa9\\xae\\u203c-\\u3299\\U0001f000-\\U0001faff"
 # Where a sequence may start, coarsely (a large exact class scans slowly): its hits are checked
 # against the tables. French typography (’ — … « » U+202F) lies outside it.
 CANDIDATE = re.compile(f"[{_COARSE}]")
-# Every sequence of two or more code points holds one of these: a joiner, a presentation
-# selector, a keycap mark, a regional indicator, a skin tone or a tag character. Text without
-# them (most prose, and lone emoji like 🧵) has no sequence, so the tables are not even loaded.
-_SEQUENCE_PART = re.compile("[\u200d\ufe0f\u20e3\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F]")
+# Every sequence of two or more code points starts at a candidate (or is a keycap, U+20E3) and
+# holds a joiner, a presentation selector, a tag sequence's end, a regional indicator or a skin
+# tone. Text without them (most prose, and lone emoji like 🧵) has no sequence, so the tables
+# are not even loaded.
+_BMP_PARTS = ("\u200d", "\ufe0f", "\U000E007F")
+_PAIRED = re.compile("[\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF]")  # flags' halves, skin tones
+
+
+def _may_hold_a_sequence(text: str) -> bool:
+    if text.isascii():
+        return False
+    if "\u20e3" in text:
+        return True
+    first = CANDIDATE.search(text)
+    if first is None:
+        return False
+    return any(part in text for part in _BMP_PARTS) or _PAIRED.search(text, first.start()) is not None
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ def sequences(text: str) -> Iterator[tuple[int, int, bool]]:
 
     `known` is False for sequences newer than `EMOJI_VERSION_CUTOFF`: count those by `parts`.
     """
-    if text.isascii() or _SEQUENCE_PART.search(text) is None:
+    if not _may_hold_a_sequence(text):
         return
     pos = 0
     n = len(text)
