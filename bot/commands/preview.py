@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -63,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         options = _options(args, name, campaign)
         threads.append(format_thread(article, platform, options))
     if args.json:
+        import json
+
         json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
