@@ -7,8 +7,7 @@ and truncating at a sentence end (then "…") when `max_posts` cannot hold the b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.article import Article
 from bot.errors import BadInput
@@ -26,8 +25,7 @@ LINK_SEP = "\n\n"
 _ROUNDS = 8  # the numbering width converges in two or three rounds: widths only grow
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """Post ends (unit indices, the last is `end`), where the body stops, and whether it was cut short."""
 
     ends: tuple[int, ...]

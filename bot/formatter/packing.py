@@ -16,7 +16,7 @@ prefix-sum differences of `Units`.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.formatter.breaks import COMPACT_COST, Measure, Units, sub
 from bot.segment import Break
@@ -37,8 +37,7 @@ RUNT_COST = 20.0
 LONG_SENTENCE_SHARE = 1.0
 
 
-@dataclass(frozen=True)
-class Extras:
+class Extras(NamedTuple):
     """Fixed text added to posts, as measures: every post, the first, the last."""
 
     every: Measure
@@ -46,9 +45,9 @@ class Extras:
     last: Measure
 
 
-@dataclass(frozen=True)
-class Caps:
-    """The room for body text in a middle, first, last and lone post."""
+class Caps(NamedTuple):
+    """The room for body text in a middle, first, last and lone post (a tuple: cheap to build,
+    and a key of the packers' memos)."""
 
     mid: Measure
     first: Measure

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 # twitter-text's emoji data (TwitterTextEmojiRegex, generated from twemoji 12.1) covers Emoji 12.1:
 # the newest sequences it knows are 12.1's gender-neutral ones (🧑‍🌾) and the 12.0 range up to 🪕.
@@ -23,7 +23,7 @@ CANDIDATE = re.compile(f"[{_COARSE}]")
 # tone. Text without them (most prose, and lone emoji like 🧵) has no sequence, so the tables
 # are not even loaded.
 _BMP_PARTS = ("\u200d", "\ufe0f", "\U000E007F")
-_PAIRED = re.compile("[\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF]")  # flags' halves, skin tones
+_PAIRED = "[\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF]"  # flags' halves, skin tones
 
 
 def _may_hold_a_sequence(text: str) -> bool:
@@ -34,11 +34,10 @@ def _may_hold_a_sequence(text: str) -> bool:
     first = CANDIDATE.search(text)
     if first is None:
         return False
-    return any(part in text for part in _BMP_PARTS) or _PAIRED.search(text, first.start()) is not None
+    return any(part in text for part in _BMP_PARTS) or re.compile(_PAIRED).search(text, first.start()) is not None
 
 
-@dataclass(frozen=True)
-class _Tables:
+class _Tables(NamedTuple):
     known: dict[str, bool]  # sequence -> within the cut-off
     lengths: dict[str, tuple[int, ...]]  # first code point -> sequence lengths, longest first
     with_keycaps: re.Pattern[str]
