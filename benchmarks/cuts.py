@@ -105,15 +105,11 @@ def _greedy_pack(words: list[Piece], platform: Platform, n: int, cw: int, link: 
             if k > start and not fits(join(start, k), k == last_word):
                 ends.append(k - 1)
                 start = k
-            if not fits(join(start, k), k == last_word):  # one word longer than a post
-                return _with_hard_cuts(ends, n)
+            if not fits(join(start, k), k == last_word):
+                raise RuntimeError("a word longer than a post: such articles are not part of this benchmark")
         a = b + 1
     ends.append(last_word)
     return ends
-
-
-def _with_hard_cuts(ends: list[int], n: int) -> list[int]:
-    raise RuntimeError("an article with a word longer than a post: not part of this benchmark")
 
 
 # --- counting -----------------------------------------------------------------------------------
