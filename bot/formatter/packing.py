@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import NamedTuple
 
-from bot.formatter.breaks import COMPACT_COST, Measure, Units, sub
+from bot.formatter.breaks import COMPACT_COST, FUNCTION_WORD_COST, READABLE_COST, Measure, Units, sub
 from bot.segment import Break
 
 _INF_POSTS = 1 << 30
@@ -293,6 +293,8 @@ def _good_places(units: Units, caps: Caps, end: int) -> list[int]:
     sentence longer than LONG_SENTENCE_SHARE of a post (where a bare space may buy a sentence end
     elsewhere, or be the only way through)."""
     brks = units.brks
+    pen = units.readable_costs()
+    worst = READABLE_COST[Break.SPACE] + FUNCTION_WORD_COST  # a bare space after a function word
     room = min(caps.mid[0], caps.first[0], caps.last[0])
     places = [0]
     start = 0  # the first unit of the current sentence
@@ -300,7 +302,8 @@ def _good_places(units: Units, caps: Caps, end: int) -> list[int]:
         if j < end and brks[j - 1] < Break.SENTENCE:
             continue
         if units.length(start, j) > room * LONG_SENTENCE_SHARE:
-            places.extend(range(start + 1, j))
+            # Not after a function word: such a place is never better than its neighbours.
+            places.extend(k for k in range(start + 1, j) if pen[k - 1] < worst)
         else:
             places.extend(k for k in range(start + 1, j) if brks[k - 1] >= Break.CLAUSE)
         places.append(j)
