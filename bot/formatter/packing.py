@@ -302,7 +302,8 @@ def _good_places(units: Units, caps: Caps, end: int) -> list[int]:
         if j < end and brks[j - 1] < Break.SENTENCE:
             continue
         if units.length(start, j) > room * LONG_SENTENCE_SHARE:
-            # Not after a function word: such a place is never better than its neighbours.
+            # Not a bare space after a function word: a neighbouring space costs half as much
+            # (and if no layout is left, every break is tried).
             places.extend(k for k in range(start + 1, j) if pen[k - 1] < worst)
         else:
             places.extend(k for k in range(start + 1, j) if brks[k - 1] >= Break.CLAUSE)
