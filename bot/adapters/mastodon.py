@@ -138,8 +138,16 @@ class MastodonAdapter(Adapter):
 
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
         try:
-            statuses = self._call(self._api.account_statuses, sent=False, id=self._account()["id"],
-                                  limit=_RECENT, exclude_reblogs=True)
+            if reply_to is not None:
+                # A reply is looked for by the thread itself: among the replies to its parent
+                # (the status's context), however many statuses the account posted since.
+                context = self._call(self._api.status_context, sent=False, id=reply_to.id)
+                me = str(self._account()["id"])
+                statuses = [s for s in (context.get("descendants") or [])
+                            if str((s.get("account") or {}).get("id")) == me]
+            else:
+                statuses = self._call(self._api.account_statuses, sent=False, id=self._account()["id"],
+                                      limit=_RECENT, exclude_reblogs=True)
         except (Transient, RateLimited) as exc:
             raise OutcomeUnknown(f"cannot read recent statuses: {exc.message}", platform=self.name) from exc
         wanted = _normalise(post.text)

@@ -73,6 +73,7 @@ class FakeMastodon(FakeServer):
             ("GET", r"/api/v1/accounts/(\d+)/statuses", self.account_statuses),
             ("POST", r"/api/v1/statuses", self.post_status),
             ("GET", r"/api/v1/statuses/(\d+)", self.get_status),
+            ("GET", r"/api/v1/statuses/(\d+)/context", self.status_context),
             ("POST", r"/api/v2/media", self.post_media),
             ("GET", r"/api/v1/media/(\d+)", self.get_media),
             ("GET", r"/\.well-known/oauth-authorization-server", self.oauth_server_info),
@@ -155,6 +156,23 @@ class FakeMastodon(FakeServer):
         with self.lock:
             found = next((s for s in self.statuses if s["id"] == groups[0]), None)
         return Response(200, found) if found else self.not_found(request)
+
+    def status_context(self, request: Request, groups: list[str]) -> Response:
+        """Ancestors and descendants of a status, as Mastodon's /context gives them (oldest first)."""
+        with self.lock:
+            by_id = {s["id"]: s for s in self.statuses}
+            if groups[0] not in by_id:
+                return self.not_found(request)
+            ancestors, parent = [], by_id[groups[0]].get("in_reply_to_id")
+            while parent in by_id:
+                ancestors.insert(0, by_id[parent])
+                parent = by_id[parent].get("in_reply_to_id")
+            descendants, frontier = [], {groups[0]}
+            for status in self.statuses:  # in creation order: a reply comes after its parent
+                if status.get("in_reply_to_id") in frontier:
+                    descendants.append(status)
+                    frontier.add(status["id"])
+        return Response(200, {"ancestors": ancestors, "descendants": descendants})
 
     def post_status(self, request: Request, _: list[str]) -> Any:
         form = {k: v for k, v in parse_qs(request.body.decode()).items()}

@@ -193,3 +193,22 @@ def test_redaction_covers_stripped_url_encoded_and_escaped_forms() -> None:
     text = f"a {secret} b {secret.strip()} c {quote(secret, safe='')} d {secret!r} e Bearer {secret.strip()}"
     out = redact(text, [secret])
     assert "tok" not in out, out
+
+
+def test_mastodon_reply_in_doubt_is_found_in_its_parents_context_past_a_busy_timeline(world: World) -> None:
+    """Post k > 1 is looked for among the replies to post k-1 (/context), not in the last 40
+    statuses: here the idempotency key no longer protects it (forgotten by the server)."""
+    server = world.servers["mastodon"]
+    item_id = world.enqueue("mastodon", paragraphs=3)
+    fail_at(server, 2, "drop_after_store")
+    assert world.run(expect=item_id).outcome == "retry"
+    with server.lock:
+        server.by_key.clear()  # past the key's validity: a repeat would post again
+        for n in range(60):  # a busy account since
+            server._next_id += 1
+            server.statuses.append({**server.statuses[0], "id": str(server._next_id), "in_reply_to_id": None,
+                                    "content": f"<p>other {n}</p>"})
+    item = world.item(item_id)
+    assert world.run(later(item.next_attempt_at), expect=item_id).outcome == "published"
+    texts = [s["content"] for s in server.statuses]
+    assert len([t for t in texts if "other" not in t]) == 3, "post 2 found, not sent again"
