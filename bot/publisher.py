@@ -81,6 +81,9 @@ _CREDENTIAL_LOGGERS = ("oauthlib", "requests_oauthlib", "tweepy")
 # failed together (an outage) do not all come back in the same second, and the campaign's
 # `maximum` stays a true maximum.
 _JITTER = 0.2
+# Margin for the difference between this machine's clock and the platform's, when a lookup
+# reads the account's posts created since a thread was queued.
+_CLOCK_SKEW = timedelta(minutes=10)
 # The shortest pause after a 429, whatever reset time the platform gave.
 _MIN_RATE_LIMIT_PAUSE = timedelta(seconds=5)
 
@@ -352,7 +355,8 @@ class Publisher:
 
         :raises _Undecidable: undecided and repeating could post twice (no idempotency key)
         """
-        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang)
+        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang,
+                             not_before=item.created_at - _CLOCK_SKEW)
         try:
             found = adapter.find_existing(probe, reply_to)
         except OutcomeUnknown as error:
@@ -374,7 +378,8 @@ class Publisher:
         """The post in doubt was refused as a duplicate, so it exists: find it, or raise
         _Undecidable with the exact command that records it (the post stays in doubt, so
         `queue retry` cannot loop on the same refusal)."""
-        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang)
+        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang,
+                             not_before=item.created_at - _CLOCK_SKEW)
         try:
             found = adapter.find_existing(probe, reply_to)
         except OutcomeUnknown:

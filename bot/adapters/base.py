@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +45,9 @@ class OutgoingPost:
     lang: str | None = None
     spoiler_text: str | None = None
     visibility: str | None = None
+    # For a lookup (`find_existing`): the post, if it was sent at all, was created at or after
+    # this time (aware UTC) — the thread's enqueue time, a bound that never moves later.
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ class XAdapter(Adapter):
 
         A reply (post k > 1) can only be newer than the post it answers: every post of the
         account since that one is read (`since_id`, page by page), so a busy account or a long
-        outage cannot push it out of sight. A first post is looked for among the latest posts.
+        outage cannot push it out of sight. A first post is looked for among the account's posts
+        created since `post.not_before` (the thread's enqueue time), else among the latest ones.
         X's timeline lags behind its writes: finding nothing is NOT proof that the post is not
         there (the publisher treats a later duplicate refusal as the answer).
         """
@@ -150,11 +151,16 @@ class XAdapter(Adapter):
             wanted = _normalise(post.text)
             target = reply_to.id if reply_to else None
             token: str | None = None
-            for _ in range(_LOOKUP_PAGES if target else 1):
-                kwargs: dict[str, Any] = dict(id=user.id, max_results=100 if target else _RECENT,
+            since = post.not_before
+            paged = bool(target or since)
+            for _ in range(_LOOKUP_PAGES if paged else 1):
+                kwargs: dict[str, Any] = dict(id=user.id, max_results=100 if paged else _RECENT,
                                               tweet_fields=["referenced_tweets", "entities"], user_auth=self._oauth1)
                 if target:
-                    kwargs["since_id"] = target
+                    kwargs["since_id"] = target  # a reply is newer than the post it answers
+                elif since is not None:
+                    # A first post: among the account's posts since the thread was enqueued.
+                    kwargs["start_time"] = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 if token:
                     kwargs["pagination_token"] = token
                 response = self._call(self._client.get_users_tweets, sent=False, **kwargs)

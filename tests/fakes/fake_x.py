@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from datetime import datetime, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -120,7 +121,8 @@ class FakeX(FakeServer):
             with self.lock:
                 self._next_id += 1
                 tweet_id = str(self._next_id)
-                tweet = {"id": tweet_id, "text": text, "reply_to": reply_to, "media_ids": list(media_ids)}
+                tweet = {"id": tweet_id, "text": text, "reply_to": reply_to, "media_ids": list(media_ids),
+                         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
                 self.tweets.append(tweet)
                 alts = tuple(self.media[m].get("alt", "") for m in media_ids if m in self.media)
                 self.stored.append(ServerPost(tweet_id, text, reply_to, alts))
@@ -138,12 +140,14 @@ class FakeX(FakeServer):
         if not 5 <= limit <= 100:  # X's own bounds
             return Response(400, {"title": "Invalid Request", "detail": f"max_results {limit} out of [5, 100]"})
         since = request.arg("since_id", "")
+        start_time = request.arg("start_time", "") or ""  # ISO 8601, compared as X does (to the second)
         start = int(request.arg("pagination_token", "0") or 0)
         data = []
         with self.lock:
             # X's timelines lag behind its writes: the newest `timeline_lag` tweets are not shown yet.
             visible = self.tweets[:len(self.tweets) - self.timeline_lag] if self.timeline_lag else self.tweets
-            newest_first = [t for t in reversed(visible) if not since or int(t["id"]) > int(since)]
+            newest_first = [t for t in reversed(visible) if (not since or int(t["id"]) > int(since))
+                            and (not start_time or t.get("created_at", start_time)[:19] >= start_time[:19])]
             tweets = newest_first[start:start + limit]
             more = start + limit < len(newest_first)
         for n, tweet in enumerate(tweets):

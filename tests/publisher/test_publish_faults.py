@@ -212,3 +212,20 @@ def test_mastodon_reply_in_doubt_is_found_in_its_parents_context_past_a_busy_tim
     assert world.run(later(item.next_attempt_at), expect=item_id).outcome == "published"
     texts = [s["content"] for s in server.statuses]
     assert len([t for t in texts if "other" not in t]) == 3, "post 2 found, not sent again"
+
+
+def test_x_first_post_in_doubt_is_looked_for_since_the_thread_was_queued(world: World) -> None:
+    """Post 1 in doubt on a busy account: found among every post since the enqueue, not only the last 20."""
+    server = world.servers["x"]
+    item_id = world.enqueue("x", paragraphs=2)
+    fail_at(server, 1, "drop_after_store")
+    assert world.run(expect=item_id).outcome == "retry"
+    stamp = server.tweets[-1]["created_at"]
+    with server.lock:
+        for n in range(60):
+            server._next_id += 1
+            server.tweets.append({"id": str(server._next_id), "text": f"other {n}", "reply_to": None,
+                                  "media_ids": [], "created_at": stamp})
+    item = world.item(item_id)
+    assert world.run(later(item.next_attempt_at), expect=item_id).outcome == "published"
+    assert len(server.posts()) == 2, "post 1 found, not sent again"
