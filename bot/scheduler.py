@@ -146,6 +146,7 @@ class Daemon:
         self._dispatch_lock = threading.RLock()
         self._idle = threading.Condition(self._dispatch_lock)
         self._scheduler: Any = None
+        self._once = False
 
     # -- start -------------------------------------------------------------------------------
 
@@ -268,8 +269,41 @@ class Daemon:
         with self._dispatch_lock:
             return self._idle.wait_for(lambda: not self._in_flight, timeout)
 
+    def register(self) -> None:
+        """Record this daemon in the store (node, pid, since when) for `crieur status`."""
+        from bot import __version__
+
+        info = {"dry_run": self.pool.dry_run, "once": self._once,
+                "campaigns": sorted(self.campaigns), "version": __version__}
+        try:
+            self.store.daemon_started(self.holder, socket.gethostname(), os.getpid(), info)
+        except CrieurError as error:  # status is a convenience: never a reason not to publish
+            log.warning("could not record this daemon in the store: %s", error)
+
+    def heartbeat(self) -> None:
+        """Say in the store that this daemon is alive (every HEARTBEAT_INTERVAL)."""
+        try:
+            self.store.daemon_heartbeat(self.holder)
+        except Exception as error:  # the store may be briefly unreachable; the next beat retries
+            log.warning("heartbeat not recorded: %s", error)
+
+    def unregister(self) -> None:
+        """Record that this daemon stopped (an orderly stop; a killed one just stops beating)."""
+        try:
+            self.store.daemon_stopped(self.holder)
+        except Exception as error:
+            log.warning("could not record this daemon's stop in the store: %s", error)
+
     def run_once(self) -> int:
         """`--once`: publish what is due now, wait for it, return 0 or 1 (failed/needs_review)."""
+        self._once = True
+        self.register()
+        try:
+            return self._run_once()
+        finally:
+            self.unregister()
+
+    def _run_once(self) -> int:
         log.info(self.startup_summary())
         self.publish_due()
         self.wait_idle()
@@ -410,6 +444,9 @@ class Daemon:
         from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
         from apscheduler.schedulers.blocking import BlockingScheduler
 
+        from bot.store.daemons import HEARTBEAT_INTERVAL
+
+        self.register()
         log.info(self.startup_summary())
         skipped = logging.getLogger("apscheduler.scheduler")
         if not any(isinstance(f, _SkippedPassFilter) for f in skipped.filters):
@@ -421,6 +458,7 @@ class Daemon:
         )
         self._scheduler = scheduler
         scheduler.add_job(self.sweep_now, "interval", seconds=self.sweep.total_seconds(), id="sweep")
+        scheduler.add_job(self.heartbeat, "interval", seconds=HEARTBEAT_INTERVAL.total_seconds(), id="heartbeat")
         if self.keep_history is not None:
             scheduler.add_job(self.prune_history, "interval", hours=24, id="prune")
         self._schedule_sources()
@@ -436,6 +474,7 @@ class Daemon:
             released = self.store.release_all(self.holder)
             if released:
                 log.info("released %d item(s) for other processes", released)
+            self.unregister()
 
     def stop(self) -> None:
         """Ask the daemon to stop: the post in flight finishes and is stored, then it exits.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.commands.common import add_db_option, open_store_for
+from bot.commands.common import add_db_option, add_dry_run_option, open_store_for
 
 if TYPE_CHECKING:
     import requests
@@ -36,11 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = actions.add_parser("status", help="list the paused accounts, why, and until when")
     add_db_option(status)
+    add_dry_run_option(status)
     status.set_defaults(handler=run_status)
 
     resume = actions.add_parser("resume", help="lift an account's pause (e.g. after fixing its token)")
     resume.add_argument("name", metavar="NAME", help="the account name")
     add_db_option(resume)
+    add_dry_run_option(resume)
     resume.set_defaults(handler=run_resume)
 
 

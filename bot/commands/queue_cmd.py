@@ -9,7 +9,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.commands.common import add_db_option, open_store_for
+from bot.commands.common import add_db_option, add_dry_run_option, open_store_for
 
 STATES = ["scheduled", "publishing", "published", "failed", "cancelled", "needs_review"]
 
@@ -63,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for action in (listing, show, *actions.choices.values()):
         if not any(a.dest == "db" for a in action._actions):
             add_db_option(action)
+            add_dry_run_option(action)
 
 
 def _zone(item: Any) -> ZoneInfo:

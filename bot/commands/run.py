@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands.common import add_db_option
+from bot.commands.common import add_db_option, store_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,14 +72,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise BadInput(f"--lease/--prune-history: {error}") from None
 
-    db = args.db
-    if args.dry_run and not db:
-        # A dry run never marks a real item published: it has its own store, beside the real
-        # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
-        real = resolve_store_url(None)
-        beside = Path(real.split(":///", 1)[1]) if real.startswith("sqlite") else Path("queue/crieur.db")
-        db = str(beside.with_name("dryrun.db"))
-    url = resolve_store_url(db)
+    # A dry run never marks a real item published: it has its own store, beside the real
+    # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
+    url = resolve_store_url(store_option(args))
     store = open_store(url)
     lock = None
     if url.startswith("sqlite"):

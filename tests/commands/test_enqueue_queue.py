@@ -47,7 +47,7 @@ def test_validate_reports_file_line_field_and_exits_2(workdir: Path) -> None:
     assert f"{bad}:8: schedule.spacin:" in done.stderr
 
 
-def test_enqueue_then_duplicate_then_dry_run_changes_nothing(workdir: Path) -> None:
+def test_enqueue_then_duplicate_then_check_changes_nothing(workdir: Path) -> None:
     campaign = "config/campaigns/example.yaml"
     first = crieur("enqueue", campaign, cwd=workdir)
     assert first.returncode == 0, first.stderr
@@ -63,7 +63,7 @@ def test_enqueue_then_duplicate_then_dry_run_changes_nothing(workdir: Path) -> N
     listing = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
     article = workdir / "config" / "articles" / "de-radweg.txt"
     article.write_text(article.read_text(encoding="utf-8").replace("Samstag", "Sonntag"), encoding="utf-8")
-    dry = crieur("enqueue", campaign, str(article), "--dry-run", cwd=workdir)
+    dry = crieur("enqueue", campaign, str(article), "--check", cwd=workdir)
     assert dry.returncode == 0, dry.stderr
     assert "would be re-formatted" in dry.stdout
     assert json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout) == listing
@@ -136,9 +136,9 @@ def test_db_option_names_the_store(workdir: Path, tmp_path: Path) -> None:
     assert other.exists() and not (workdir / "queue" / "crieur.db").exists()
 
 
-def test_dry_run_says_exactly_what_the_real_run_does(workdir: Path) -> None:
+def test_check_says_exactly_what_the_real_run_does(workdir: Path) -> None:
     campaign = "config/campaigns/example.yaml"
-    dry = crieur("enqueue", campaign, "--dry-run", cwd=workdir)
+    dry = crieur("enqueue", campaign, "--check", cwd=workdir)
     assert dry.returncode == 0, dry.stderr
     real = crieur("enqueue", campaign, cwd=workdir)
     assert real.returncode == 0, real.stderr
@@ -182,3 +182,21 @@ def test_validate_without_files_checks_the_config_folder(workdir: Path, tmp_path
     empty.mkdir()
     nothing = crieur("validate", cwd=empty)
     assert nothing.returncode == 2 and "no campaign files" in nothing.stderr
+
+
+def test_dry_run_means_the_dry_run_store_on_every_command(workdir: Path) -> None:
+    """The README's quick start: `enqueue --dry-run … && run --dry-run --once`, then queue/status/accounts."""
+    campaign = "config/campaigns/example.yaml"
+    article = "config/articles/de-radweg.txt"
+    queued = crieur("enqueue", campaign, article, "--at", "now", "--dry-run", cwd=workdir)
+    assert queued.returncode == 0, queued.stderr
+    assert "queue/dryrun.db" in queued.stderr and not (workdir / "queue" / "crieur.db").exists()
+    listed = crieur("queue", "list", "--dry-run", cwd=workdir)
+    assert listed.returncode == 0 and "desk-dryrun-x" in listed.stdout
+    real = crieur("queue", "list", cwd=workdir)  # the default store was never created
+    assert real.returncode == 2 and "add --dry-run" in real.stderr
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    rows = json.loads(crieur("queue", "list", "--dry-run", "--json", cwd=workdir).stdout)
+    assert {row["state"] for row in rows} == {"published"}
+    assert crieur("accounts", "status", "--dry-run", cwd=workdir).stdout.strip() == "no paused accounts"
