@@ -62,6 +62,11 @@ class RunReport:
         return 1 if (self.failed or self.needs_review) else 0
 
 
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def make_holder() -> str:
     """A lease holder name unique to this process: host, pid and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -125,6 +130,7 @@ class Daemon:
         clock: Callable[[], datetime] | None = None,
         workers: int = 8,
         keep_history: timedelta | None = None,
+        notifier: Any = None,
     ) -> None:
         self.store = store
         self._load_campaigns = load_campaigns
@@ -141,6 +147,7 @@ class Daemon:
         )
         self.workers = workers
         self.keep_history = keep_history
+        self.notifier = notifier  # bot.notify.Notifier, or None
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
         self._in_flight: dict[str, Future[None]] = {}
         self._dispatch_lock = threading.RLock()
@@ -251,6 +258,7 @@ class Daemon:
             result = self.publisher.publish(item)
             with self._dispatch_lock:
                 self.report.add(result)
+            self._notify(item, result)
         except Exception:  # a bug must not kill the worker silently: log it, free the item
             log.exception("publishing item %s failed unexpectedly", item.id)
             try:
@@ -263,6 +271,33 @@ class Daemon:
                 self._idle.notify_all()
         if not self.stop_event.is_set():
             self.publish_due()
+
+    def _notify(self, item: Any, result: PublishResult) -> None:
+        """Tell the notifier what needs a person (or what went out); never raises."""
+        if self.notifier is None:
+            return
+        try:
+            from bot.notify import Event
+
+            label = f"item {item.id} ({item.campaign}/{item.account}, \"{_short(item.title)}\")"
+            kind, fix = None, ""
+            if result.outcome == "failed":
+                kind, fix = "failed", f"crieur queue show {item.id}, then crieur queue retry {item.id}"
+            elif result.outcome == "needs_review":
+                kind = "needs_review"
+                fix = (f"crieur queue show {item.id}, then crieur queue retry {item.id} (or resolve / cancel)")
+            elif result.outcome == "published":
+                kind = "published"
+            elif result.outcome == "paused" and self.store.account_state(item.account).paused_until is None:
+                kind = "account_paused"
+                fix = f"crieur accounts check CAMPAIGN, then crieur accounts resume {item.account}"
+            if kind is None:
+                return
+            message = result.message or ("all posts out" if kind == "published" else "")
+            self.notifier.emit(Event(kind=kind, campaign=item.campaign, summary=f"{label} {kind.replace('_', ' ')}: "
+                                     f"{message}", fix=fix, item_id=item.id, account=item.account))
+        except Exception:  # a notification problem must never touch publishing
+            log.debug("notification not queued", exc_info=True)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no item is being published; False if `timeout` passed first."""
@@ -422,6 +457,8 @@ class Daemon:
             return
         self.campaigns.clear()
         self.campaigns.update(campaigns)  # the publisher shares this mapping
+        if self.notifier is not None:
+            self.notifier.configure(campaigns.values())
         if self._scheduler is not None:
             for job in self._scheduler.get_jobs():
                 if job.id.startswith("poll:"):
@@ -475,6 +512,12 @@ class Daemon:
             if released:
                 log.info("released %d item(s) for other processes", released)
             self.unregister()
+            if self.notifier is not None:
+                from bot.notify import Event
+
+                self.notifier.emit(Event(kind="daemon_stopped", campaign=None,
+                                         summary=f"crieur run on {socket.gethostname()} (pid {os.getpid()}) stopped",
+                                         fix="start it again (systemctl start crieur) if the stop was not meant"))
 
     def stop(self) -> None:
         """Ask the daemon to stop: the post in flight finishes and is stored, then it exits.

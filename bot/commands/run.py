@@ -83,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
     pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
-    daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep)
+    notifier = None
+    if any(c.notify is not None for c in campaigns):
+        from bot.notify import Notifier
+
+        notifier = Notifier(campaigns)
+    daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep,
+                    notifier=notifier)
     daemon_ref.append(daemon)
     if stop_asked:
         daemon.stop()
@@ -100,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             daemon.run_forever()
             code = 0
     finally:
+        if notifier is not None:
+            notifier.close()
         pool.close()
         if lock is not None:
             lock.release()
