@@ -142,6 +142,8 @@ class AdapterPool:
         # account name -> (the account's definition when built, adapter, its secret values)
         self._adapters: dict[str, tuple[Any, Adapter, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
+        # Optional view of each adapter handed out (the daemon's metrics time the platform calls).
+        self.wrap: Callable[[Adapter, Any], Adapter] | None = None
         quiet_credential_loggers()
 
     def get(self, account: Any) -> Adapter:
@@ -155,7 +157,7 @@ class AdapterPool:
                 adapter, secrets = self._build(account)
                 entry = (definition, adapter, secrets)
                 self._adapters[account.name] = entry
-            return entry[1]
+        return self.wrap(entry[1], account) if self.wrap is not None else entry[1]
 
     def secrets(self, account_name: str) -> tuple[str, ...]:
         """The credential values read for the account (to redact them from messages); () if none."""

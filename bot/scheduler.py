@@ -62,6 +62,12 @@ class RunReport:
         return 1 if (self.failed or self.needs_review) else 0
 
 
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
 def _short(text: str, width: int = 60) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -131,6 +137,7 @@ class Daemon:
         workers: int = 8,
         keep_history: timedelta | None = None,
         notifier: Any = None,
+        metrics: Any = None,
     ) -> None:
         self.store = store
         self._load_campaigns = load_campaigns
@@ -148,6 +155,10 @@ class Daemon:
         self.workers = workers
         self.keep_history = keep_history
         self.notifier = notifier  # bot.notify.Notifier, or None
+        self.metrics = metrics  # bot.metrics.Metrics, or None
+        if metrics is not None:
+            pool.wrap = metrics.wrap
+        self._last_tick = _monotonic()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
         self._in_flight: dict[str, Future[None]] = {}
         self._dispatch_lock = threading.RLock()
@@ -255,10 +266,16 @@ class Daemon:
 
     def _publish_one(self, item: Any) -> None:
         try:
+            if self.metrics is not None and item.posted_count == 0:
+                self.metrics.lateness.observe(
+                    max(0.0, (self._clock() - max(item.due_at, item.next_attempt_at)).total_seconds()))
             result = self.publisher.publish(item)
             with self._dispatch_lock:
                 self.report.add(result)
             self._notify(item, result)
+            if self.metrics is not None:
+                rate_limited = result.outcome == "paused" and self.store.account_state(item.account).paused_until is not None
+                self.metrics.observe_result(item, result, rate_limited)
         except Exception:  # a bug must not kill the worker silently: log it, free the item
             log.exception("publishing item %s failed unexpectedly", item.id)
             try:
@@ -315,8 +332,27 @@ class Daemon:
         except CrieurError as error:  # status is a convenience: never a reason not to publish
             log.warning("could not record this daemon in the store: %s", error)
 
+    def health(self) -> tuple[bool, str]:
+        """(healthy, why) for `/healthz`: the scheduler loop runs (or a --once pass is on) and the store answers."""
+        if self.stop_event.is_set():
+            return False, "stopping"
+        if not self._once:
+            scheduler = self._scheduler
+            if scheduler is None or not scheduler.running:
+                return False, "scheduler loop not running"
+            from bot.store.daemons import HEARTBEAT_INTERVAL
+
+            if _monotonic() - self._last_tick > 3 * HEARTBEAT_INTERVAL.total_seconds():
+                return False, "scheduler loop stalled"
+        try:
+            self.store.due_count()
+        except Exception as error:
+            return False, f"store not answering: {type(error).__name__}"
+        return True, "ok"
+
     def heartbeat(self) -> None:
         """Say in the store that this daemon is alive (every HEARTBEAT_INTERVAL)."""
+        self._last_tick = _monotonic()
         try:
             self.store.daemon_heartbeat(self.holder)
         except Exception as error:  # the store may be briefly unreachable; the next beat retries

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--once", action="store_true", help="publish what is due now, then exit")
     parser.add_argument("--lease", default="30s", metavar="DURATION", help="claim lease (default 30s)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--metrics", metavar="HOST:PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz")
     parser.add_argument("--prune-history", default="90d", metavar="DURATION",
                         help="delete attempt history older than this (default 90d)")
     add_db_option(parser)
@@ -88,8 +90,22 @@ def run(args: argparse.Namespace) -> int:
         from bot.notify import Notifier
 
         notifier = Notifier(campaigns)
+    metrics = server = None
+    if args.metrics:
+        from bot.metrics import Metrics, parse_listen
+
+        try:
+            host, port = parse_listen(args.metrics)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        metrics = Metrics(store)
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep,
-                    notifier=notifier)
+                    notifier=notifier, metrics=metrics)
+    if metrics is not None:
+        from bot.metrics import MetricsServer
+
+        server = MetricsServer(metrics, host, port, daemon.health)
+        log.info("metrics on http://%s:%d/metrics, health on /healthz", server.host, server.port)
     daemon_ref.append(daemon)
     if stop_asked:
         daemon.stop()
@@ -106,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             daemon.run_forever()
             code = 0
     finally:
+        if server is not None:
+            server.close()
         if notifier is not None:
             notifier.close()
         pool.close()
