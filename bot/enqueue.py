@@ -33,6 +33,11 @@ class AccountSchedule:
     def next_slot(self, after: datetime) -> datetime:
         return self._schedule.next_slot(after, self._account)
 
+    @property
+    def offset(self):  # noqa: ANN201 - a timedelta
+        """The account's offset from the campaign's slots (`together` compares slots without it)."""
+        return getattr(self._account, "offset", None)
+
 
 def headline(article, width: int = 80) -> str:  # noqa: ANN001
     """A title for listings when the article has none: the start of its body, cut at a word."""
@@ -127,7 +132,8 @@ def iter_enqueue(
                 title=article.title or headline(article),
                 posts=[post.text for post in thread.posts],
                 media=media_entries(article, account.profile),
-                options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url},
+                options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url,
+                         "quiet_hours": [q.text for q in campaign.schedule.quiet_hours]},
                 lang=article.lang,
             )
             planned.append((new, account, len(thread.posts)))
@@ -139,6 +145,7 @@ def iter_enqueue(
         now=now,
         force=force,
         dry_run=dry_run,
+        together=getattr(campaign, "together", None),
     )
     for (new, _, count), outcome in zip(planned, outcomes):
         yield EnqueueReport(

@@ -117,7 +117,7 @@ def test_queue_show_cancel_retry_reschedule(workdir: Path) -> None:
 
     assert crieur("queue", "cancel", item_id, cwd=workdir).returncode == 0
     twice = crieur("queue", "cancel", item_id, cwd=workdir)
-    assert twice.returncode == 2 and "cannot be cancelled" in twice.stderr
+    assert twice.returncode == 2 and f"item {item_id} is already cancelled" in twice.stderr
     retry = crieur("queue", "retry", item_id, cwd=workdir)
     assert retry.returncode == 2 and "Traceback" not in retry.stderr
     missing = crieur("queue", "show", "999", cwd=workdir)
@@ -200,3 +200,38 @@ def test_dry_run_means_the_dry_run_store_on_every_command(workdir: Path) -> None
     rows = json.loads(crieur("queue", "list", "--dry-run", "--json", cwd=workdir).stdout)
     assert {row["state"] for row in rows} == {"published"}
     assert crieur("accounts", "status", "--dry-run", cwd=workdir).stdout.strip() == "no paused accounts"
+
+
+def test_cancel_and_reschedule_a_whole_article_and_refuse_odd_times(workdir: Path) -> None:
+    article = "config/articles/en-harbour-wind-port.txt"
+    out = crieur("enqueue", "config/campaigns/example.yaml", article, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    past = crieur("queue", "reschedule", "--article", article, "--at", "2020-01-06T09:00", cwd=workdir)
+    assert past.returncode == 2 and "is in the past" in past.stderr and "--force" in past.stderr
+    quiet = crieur("queue", "reschedule", "--article", article, "--at", "2030-01-07T23:30", cwd=workdir)
+    assert quiet.returncode == 2 and "quiet hours (22:00-07:00)" in quiet.stderr
+    forced = crieur("queue", "reschedule", "--article", article, "--at", "2030-01-07T23:30", "--force", cwd=workdir)
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.count("rescheduled for 2030-01-07 23:30 CET") == 3
+    cancelled = crieur("queue", "cancel", "--article", article, cwd=workdir)
+    assert cancelled.returncode == 0 and cancelled.stdout.count(") cancelled") == 3
+    rows = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    assert {r["state"] for r in rows if r["source"].endswith("en-harbour-wind-port.txt")} == {"cancelled"}
+    again = crieur("queue", "cancel", "--article", article, cwd=workdir)
+    assert again.returncode == 2 and "no thread of it is waiting" in again.stderr
+    neither = crieur("queue", "cancel", cwd=workdir)
+    assert neither.returncode == 2 and "give an item ID or --article" in neither.stderr
+
+
+def test_together_in_the_example_campaign_posts_one_article_at_one_time(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    first = crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--account", "desk-dryrun-x", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    out = crieur("enqueue", campaign, "config/articles/en-harbour-wind-port.txt", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    due = {r["account"]: r["due_at"] for r in rows if r["source"].endswith("en-harbour-wind-port.txt")}
+    # desk-dryrun-x's first slot is taken: all three move to its next one (each at its offset).
+    assert {when[:14] for when in due.values()} == {due["desk-dryrun-x"][:14]}
+    assert (due["desk-dryrun-x"][14:16], due["desk-dryrun-mastodon"][14:16], due["desk-dryrun-bluesky"][14:16]) in (
+        ("30", "32", "34"), ("00", "02", "04"))
