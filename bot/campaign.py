@@ -430,15 +430,22 @@ class Account:
         result: dict[str, str] = {}
         if "credentials" in self.credential_refs:
             result.update(self._from_file())
+        unset: list[str] = []
+        empty: list[str] = []
         for key, ref in self.credential_refs.items():
             if key == "credentials":
                 continue
             var = ref[2:-1]
             value = env.get(var)
             if not value:
-                state = "is empty" if value == "" else "is not set"
-                raise BadInput(f"account {self.name}: environment variable {var} {state}")
+                (empty if value == "" else unset).append(var)
+                continue
             result[key] = value
+        if unset or empty:  # every one at once: fixing them one run at a time is a slow way to learn
+            parts = [f"environment variable{'s' if len(names) > 1 else ''} {', '.join(names)} "
+                     f"{'are' if len(names) > 1 else 'is'} {state}"
+                     for names, state in ((unset, "not set"), (empty, "empty")) if names]
+            raise BadInput(f"account {self.name}: {'; '.join(parts)}")
         return result
 
     def definition(self) -> tuple[Any, ...]:

@@ -65,6 +65,21 @@ MEDIA_LIMITS: dict[str, tuple[int, int, int]] = {
 }
 
 
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def image_kind(path) -> str | None:  # noqa: ANN001
+    """`png`, `jpeg`, `gif` or `webp` from the file's first bytes; None for anything else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
 def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
     """The article's media as stored with the item: path, alt and sha256 (checked before posting).
 
@@ -81,6 +96,9 @@ def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
         path = media.path
         if not path.is_file():
             raise BadInput(f"{where}: media file {path} does not exist")
+        kind = image_kind(path)
+        if kind is None:
+            raise BadInput(f"{where}: media file {path} is not an image (PNG, JPEG, GIF or WebP)")
         size = path.stat().st_size
         if size > max_bytes:
             raise BadInput(f"{where}: media file {path} is {size:,} bytes; {profile} takes at most {max_bytes:,}")
@@ -113,7 +131,7 @@ def iter_enqueue(
     stored in one transaction, so bad input or a failure leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
     exactly what will go out. With `dry_run`, the store says what it would do and keeps nothing.
     """
-    from bot.formatter import format_thread
+    from bot.format_check import format_checked
     from bot.store import NewItem
 
     selected = _select_accounts(campaign, accounts)
@@ -122,7 +140,7 @@ def iter_enqueue(
         article = source_article.article
         for account in selected:
             platform = platform_for(account)
-            thread = format_thread(article, platform, campaign.format_options(account.profile))
+            thread = format_checked(article, platform, campaign.format_options(account.profile))
             new = NewItem(
                 campaign=campaign.name,
                 account=account.name,

@@ -67,7 +67,11 @@ class DryRunAdapter(Adapter):
             "visibility": post.visibility,
         }
         self._append(entry)
-        log.info("dry run: would post %s (reply to %s): %s", ref.id, entry["reply_to"] or "-", post.text)
+        media = getattr(self, "_uploaded", {})
+        shown = "".join(f" [media {media.get(m, (m, ''))[0]} (alt: {media.get(m, ('', ''))[1] or 'none'})]"
+                        for m in post.media_ids)
+        log.info("dry run: would post %s (reply to %s, lang %s)%s: %s", ref.id, entry["reply_to"] or "-",
+                 post.lang or "-", shown, post.text)
         return ref
 
     def upload_media(self, path: Path, alt: str) -> str:
@@ -77,6 +81,9 @@ class DryRunAdapter(Adapter):
         self._append({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "media_id": media_id, "path": str(path), "alt": alt})
         log.info("dry run: would upload %s (alt: %s)", path, alt)
+        if not hasattr(self, "_uploaded"):
+            self._uploaded: dict[str, tuple[str, str]] = {}
+        self._uploaded[media_id] = (path.name, alt)  # the post's log line names its media
         return media_id
 
     def verify(self) -> str:

@@ -130,8 +130,14 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from bot.errors import BadInput
+
     store = open_store_for(args, announce=True, must_exist=True)
     try:
+        known = _known_accounts(store)
+        if args.name not in known:
+            raise BadInput(f"no account named {args.name} in this store or in config/campaigns"
+                           + (f" (known: {', '.join(sorted(known))})" if known else ""))
         before = store.account_state(args.name)
         store.resume_account(args.name)
     finally:
@@ -141,3 +147,24 @@ def run_resume(args: argparse.Namespace) -> int:
     else:
         print(f"{args.name}: resumed (was paused: {before.pause_reason})")
     return 0
+
+
+def _known_accounts(store: Any) -> set[str]:
+    """Account names the store has seen (items, pauses) or config/campaigns/*.yaml defines."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from bot.store.schema import accounts, items
+
+    with store.engine.connect() as conn:
+        names = set(conn.execute(select(items.c.account).distinct()).scalars())
+        names |= set(conn.execute(select(accounts.c.account)).scalars())
+    for path in sorted(Path("config/campaigns").glob("*.y*ml")):
+        try:
+            from bot.campaign import load_campaign
+
+            names |= set(load_campaign(path).accounts)
+        except Exception:  # a broken file elsewhere does not decide this
+            continue
+    return names

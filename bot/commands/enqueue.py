@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         when = format_local(report.due_at, campaign.timezone)
         ident = f"#{report.item_id} " if report.item_id is not None else ""
         print(f"{ident}{report.account}: {Path(report.source).name}: "
-              f"{verb.get(report.action, report.action)} ({report.posts} posts) for {when}")
+              f"{verb.get(report.action, report.action)} ({report.posts} post{'s' if report.posts != 1 else ''}) for {when}")
     if polled is not None and not args.check:
         polled.commit()
     if not printed:

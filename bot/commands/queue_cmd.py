@@ -95,8 +95,9 @@ def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict
         "state": item.state,
         "due_at": iso(item.due_at, zone),
         "attempts": item.attempts,
-        "next_attempt_at": iso(item.next_attempt_at, zone),
+        "next_attempt_at": iso(item.next_attempt_at, zone) if item.state in ("scheduled", "publishing") else None,
         "last_error": item.last_error,
+        "lang": item.lang,
     }
     if with_posts:
         data["attempts"] = [
@@ -109,6 +110,7 @@ def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict
             }
             for attempt in attempts
         ]
+        data["media"] = [{"path": m.get("path"), "alt": m.get("alt", "")} for m in item.media]
         data["posts"] = [
             {
                 "index": post.index,
@@ -141,12 +143,17 @@ def run_list(args: argparse.Namespace) -> int:
     if not items:
         print("the queue is empty" if not (args.state or args.campaign) else "no matching items")
         return 0
+    rows = [("ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE")]
     for item in items:
         label = item.title or item.source
         # Threads of a paused account are kept, not failed: say why they wait.
         waits = " [account paused]" if item.account in paused and item.state == "scheduled" else ""
-        print(f"{item.id:>6}  {item.state:<12}  {format_local(item.due_at, _zone(item)):<22}  "
-              f"{item.campaign}/{item.account}{waits}  {label}")
+        rows.append((str(item.id), str(item.state), format_local(item.due_at, _zone(item)),
+                     f"{item.campaign}/{item.account}{waits}", str(len(item.posts)), item.lang or "-", label))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.rjust(widths[0]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        print("  ".join(cells + [row[-1]]).rstrip())
     if any(item.account in paused for item in items):
         print("\npaused accounts (see `crieur accounts status`):")
         for name in sorted({item.account for item in items if item.account in paused}):
@@ -156,6 +163,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
+    from pathlib import Path
 
     from bot.platforms import get_platform
     from bot.timefmt import format_local
@@ -173,7 +181,8 @@ def run_show(args: argparse.Namespace) -> int:
     if item.title:
         print(f"title: {item.title}")
     print(f"due: {format_local(item.due_at, zone)}   attempts: {item.attempts}")
-    if item.next_attempt_at:
+    print(f"posted in: {item.lang or 'no language tag'}")
+    if item.next_attempt_at and item.state in ("scheduled", "publishing") and item.next_attempt_at > item.due_at:
         print(f"next attempt: {format_local(item.next_attempt_at, zone)}")
     if item.last_error:
         print(f"last error: {item.last_error}")
@@ -192,6 +201,9 @@ def run_show(args: argparse.Namespace) -> int:
         where = f" → {post.url or post.remote_id}" if (post.url or post.remote_id) else ""
         print(f"\n[{post.index}/{total}] {post.state}{where}")
         print(display(post.text))
+        if post.index == 1:
+            for media in item.media:  # uploaded with the first post
+                print(f"media: {Path(media['path']).name} (alt: {media.get('alt') or 'none'})")
     print()
     print(_history_text(attempts, zone))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from bot.commands.common import add_db_option, store_option
 
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.once:
             code = daemon.run_once()
+            if not any(vars(daemon.report).values()):
+                _say_where_items_wait(args, url, log)
         else:
             daemon.run_forever()
             code = 0
@@ -147,3 +150,29 @@ def _campaign_paths(args: argparse.Namespace) -> list:
     if not paths:
         raise BadInput(f"{folder}: no campaign files (*.yaml); name CAMPAIGN files or --config DIR")
     return paths
+
+
+def _say_where_items_wait(args: argparse.Namespace, url: str, log: Any) -> None:
+    """After an empty `--once`: the other store (dry-run or default) may be where the items are."""
+    from pathlib import Path
+
+    from bot.commands.common import dry_run_store_path
+    from bot.store import open_store, resolve_store_url
+
+    if args.db:
+        return
+    other = resolve_store_url(None) if args.dry_run else resolve_store_url(dry_run_store_path())
+    if other == url or (other.startswith("sqlite:///") and not Path(other[len("sqlite:///"):]).exists()):
+        return
+    try:
+        store = open_store(other)
+        try:
+            waiting = store.count_by_state().get("scheduled", 0)
+        finally:
+            store.close()
+    except Exception:  # only a hint: never a reason to fail
+        return
+    if waiting:
+        hint = "run without --dry-run" if args.dry_run else "add --dry-run"
+        log.warning("nothing was due in this store, but %d item(s) wait in %s: %s", waiting,
+                    other.split(":///", 1)[-1], hint)

@@ -235,3 +235,36 @@ def test_together_in_the_example_campaign_posts_one_article_at_one_time(workdir:
     assert {when[:14] for when in due.values()} == {due["desk-dryrun-x"][:14]}
     assert (due["desk-dryrun-x"][14:16], due["desk-dryrun-mastodon"][14:16], due["desk-dryrun-bluesky"][14:16]) in (
         ("30", "32", "34"), ("00", "02", "04"))
+
+
+def test_queue_list_header_columns_and_show_after_publishing(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    queued = crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--at", "now", "--dry-run", cwd=workdir)
+    assert queued.returncode == 0 and " posts) for " in queued.stdout and "(1 posts)" not in queued.stdout
+    listed = crieur("queue", "list", "--dry-run", cwd=workdir).stdout.splitlines()
+    assert listed[0].split() == ["ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE"]
+    state_col = listed[0].index("STATE")
+    assert all(line[state_col:].startswith("scheduled") for line in listed[1:])
+    assert all(" de " in line for line in listed[1:])
+    assert crieur("run", "--dry-run", "--once", campaign, cwd=workdir).returncode == 0
+    item = json.loads(crieur("queue", "list", "--dry-run", "--json", cwd=workdir).stdout)[0]
+    assert item["state"] == "published" and item["next_attempt_at"] is None and item["lang"] == "de"
+    shown = crieur("queue", "show", str(item["id"]), "--dry-run", cwd=workdir).stdout
+    assert "next attempt" not in shown and "posted in: de" in shown
+
+
+def test_one_post_is_not_posts(workdir: Path) -> None:
+    short = workdir / "short.txt"
+    short.write_text("The port reopened on Monday.\n", encoding="utf-8")
+    done = crieur("enqueue", "config/campaigns/example.yaml", str(short), "--account", "desk-dryrun-x",
+                  "--check", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "(1 post) for" in done.stdout
+
+
+def test_an_empty_run_says_where_the_items_wait(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    assert crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--at", "now", cwd=workdir).returncode == 0
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    assert "3 item(s) wait in" in ran.stderr and "queue/crieur.db: run without --dry-run" in ran.stderr
