@@ -359,6 +359,9 @@ class BlueskyAccount(AccountSection):
 class DryrunAccount(AccountSection):
     as_: Literal["x", "mastodon", "bluesky"] | None = Field(None, alias="as")
     output: str | None = None
+    # How long each simulated platform call takes (rehearsals, benchmarks): real platforms answer
+    # in 100-500 ms, which is what bounds a thread's publishing time, not the CPU.
+    latency: Duration | None = None
 
 
 class PluginAccount(AccountSection):

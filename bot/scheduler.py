@@ -27,6 +27,8 @@ from bot.publisher import AdapterPool, Publisher, PublishResult
 log = logging.getLogger("crieur.daemon")
 
 SWEEP_INTERVAL = timedelta(seconds=30)
+# Publishing workers when `--workers` is not given: one per account due, up to this many.
+MAX_WORKERS = 256
 # How soon to look again for due items while workers are busy (see Daemon._arm).
 _BUSY_RECHECK = timedelta(milliseconds=200)
 
@@ -134,7 +136,7 @@ class Daemon:
         sweep: timedelta = SWEEP_INTERVAL,
         holder: str | None = None,
         clock: Callable[[], datetime] | None = None,
-        workers: int = 8,
+        workers: int | None = None,
         keep_history: timedelta | None = None,
         notifier: Any = None,
         metrics: Any = None,
@@ -152,14 +154,17 @@ class Daemon:
         self.publisher = Publisher(
             store, self.campaigns, pool, holder=self.holder, lease=lease, stop=self.stop_event, clock=self._clock
         )
-        self.workers = workers
+        # One worker thread per account due, created as they are needed (the executor starts a
+        # thread per task in flight): publishing waits on the platforms, not on the CPU, so 40
+        # accounts due at once publish side by side. `workers` caps it.
+        self.workers = workers or MAX_WORKERS
         self.keep_history = keep_history
         self.notifier = notifier  # bot.notify.Notifier, or None
         self.metrics = metrics  # bot.metrics.Metrics, or None
         if metrics is not None:
             pool.wrap = metrics.wrap
         self._last_tick = _monotonic()
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="publish")
         self._in_flight: dict[str, Future[None]] = {}
         self._dispatch_lock = threading.RLock()
         self._idle = threading.Condition(self._dispatch_lock)
@@ -244,7 +249,7 @@ class Daemon:
     # -- publishing --------------------------------------------------------------------------
 
     def publish_due(self) -> None:
-        """Start publishing every item due now: one worker thread per account, up to `workers`.
+        """Start publishing every item due now: one worker thread per account due, up to `workers`.
 
         An account's threads go out one after another (spacing, reply chains, its rate limit);
         different accounts publish side by side, so one long thread never makes another

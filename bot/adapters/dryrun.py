@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ class DryRunAdapter(Adapter):
     name = "dryrun"
     idempotent = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, latency: float = 0.0) -> None:
         self.path = path
+        self.latency = latency  # seconds each publish/upload waits, as a real platform's answer would
         self._lock = threading.Lock()
         # (idempotency key, reply target) -> fake id of every post in the file, read
         # incrementally: only the bytes appended since the last look (by any process) are parsed,
@@ -48,9 +50,13 @@ class DryRunAdapter(Adapter):
     def from_account(cls, settings: dict[str, Any], credentials: dict[str, str], *,
                      session: Any = None, timeout: float = 10.0,
                      state_dir: Path | None = None) -> DryRunAdapter:
-        return cls(Path(settings.get("path") or DEFAULT_PATH))
+        latency = settings.get("latency")
+        seconds = latency.total_seconds() if hasattr(latency, "total_seconds") else float(latency or 0)
+        return cls(Path(settings.get("path") or DEFAULT_PATH), latency=seconds)
 
     def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:
+        if self.latency:
+            time.sleep(self.latency)
         ref = RemoteRef(fake_id(post.idempotency_key), None)
         existing = self.find_existing(post, reply_to)
         if existing is not None:

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="publish through the dry-run adapter into a separate store (queue/dryrun.db)")
     parser.add_argument("--once", action="store_true", help="publish what is due now, then exit")
     parser.add_argument("--lease", default="30s", metavar="DURATION", help="claim lease (default 30s)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="publish for at most N accounts at once (default: every account due, up to 256)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
     parser.add_argument("--metrics", metavar="HOST:PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz")
@@ -100,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise BadInput(str(error)) from None
         metrics = Metrics(store)
+    if args.workers is not None and args.workers < 1:
+        raise BadInput(f"--workers: must be at least 1, got {args.workers}")
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep,
-                    notifier=notifier, metrics=metrics)
+                    notifier=notifier, metrics=metrics, workers=args.workers)
     if metrics is not None:
         from bot.metrics import MetricsServer
 

@@ -107,7 +107,9 @@ def create_store_engine(url: str) -> Engine:
         connect_args: dict[str, Any] = {} if "timezone" in str(opts).lower() else {"options": f"{opts} -c timezone=UTC".strip()}
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 10
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        # Every publishing worker (one per account due) holds a connection while it records a
+        # post: the default pool (5 + 10 overflow) made the 16th account wait for a connection.
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=70)
     raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {display_url(url)}")
 
 
@@ -137,7 +139,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store's directory for {database}: {exc.strerror}") from None
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    # A file database: one pooled connection per publishing worker that may read at once.
+    sizes: dict[str, Any] = {"pool_size": 10, "max_overflow": 250} if database and database != ":memory:" else {}
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **sizes)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
