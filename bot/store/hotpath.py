@@ -10,21 +10,34 @@ takes the general path (`record_post`, `mark_sending`), which says precisely wha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, exists, update
 
 from bot.store.base import StoreBase, as_utc
 from bot.store.model import ItemState, PostState
 from bot.store.schema import UTCDateTime, attempts, items, posts
+from bot.store.states import MOVES, state_columns
+
+# The moves made here, as the state table has them: "renew" (publishing -> publishing, a fresh
+# lease) on every post and "publish" (publishing -> published) after the last. The SQL guards
+# below (state = publishing, lease_holder = the holder) are exactly their source-state and lease
+# checks, so the row need not be read first; the columns each state implies come from the table.
+assert ItemState.PUBLISHING in MOVES["renew"].sources and MOVES["renew"].target == ItemState.PUBLISHING
+assert ItemState.PUBLISHING in MOVES["publish"].sources and MOVES["publish"].target == ItemState.PUBLISHED
+_HOLDER_MARK, _EXPIRES_MARK = "<holder>", datetime(1970, 1, 1, tzinfo=timezone.utc)
+_PARAMS = {_HOLDER_MARK: bindparam("b_holder"), _EXPIRES_MARK: bindparam("b_expires", type_=UTCDateTime)}
+# The table's columns for a renewed lease, with the holder and expiry left as statement parameters.
+_RENEWED = {column: _PARAMS.get(value, value) for column, value in state_columns(
+    ItemState.PUBLISHING, {"lease_holder": _HOLDER_MARK, "lease_expires_at": _EXPIRES_MARK}).items()}
+_PUBLISHED_COLUMNS = state_columns(ItemState.PUBLISHED, {})
 
 # Built once: building SQLAlchemy statements costs more CPU per post than running them.
 _HOLD = (
     update(items)
     .where(items.c.id == bindparam("b_item_id"), items.c.state == ItemState.PUBLISHING,
            items.c.lease_holder == bindparam("b_holder"))
-    .values(updated_at=bindparam("b_now", type_=UTCDateTime), lease_expires_at=bindparam("b_expires", type_=UTCDateTime),
-            ready_at=bindparam("b_expires", type_=UTCDateTime))
+    .values(updated_at=bindparam("b_now", type_=UTCDateTime), **_RENEWED)
     .returning(items.c.account)
 )
 _RECORD = (
@@ -48,7 +61,7 @@ _PUBLISHED = (
     update(items)
     .where(items.c.id == bindparam("b_item_id"), items.c.state == ItemState.PUBLISHING,
            ~exists().where(posts.c.item_id == items.c.id, posts.c.state != PostState.POSTED))
-    .values(state=ItemState.PUBLISHED, lease_holder=None, lease_expires_at=None, ready_at=None, last_error=None)
+    .values(last_error=None, **_PUBLISHED_COLUMNS)
 )
 
 
