@@ -268,3 +268,26 @@ def test_an_empty_run_says_where_the_items_wait(workdir: Path) -> None:
     ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
     assert ran.returncode == 0, ran.stderr
     assert "3 item(s) wait in" in ran.stderr and "queue/crieur.db: run without --dry-run" in ran.stderr
+
+
+def test_media_and_alt_text_in_queue_show_and_the_dry_run_log(workdir: Path) -> None:
+    import base64
+
+    (workdir / "port.png").write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="))
+    article = workdir / "port.txt"
+    article.write_text("---\nmedia:\n  - path: port.png\n    alt: The port at dawn\n---\n"
+                       "The port reopened on Monday after a week of repairs, the harbour master said.\n",
+                       encoding="utf-8")
+    campaign = "config/campaigns/example.yaml"
+    queued = crieur("enqueue", campaign, str(article), "--account", "desk-dryrun-mastodon", "--at", "now",
+                    "--dry-run", cwd=workdir)
+    assert queued.returncode == 0, queued.stderr
+    item_id = queued.stdout.split()[0].lstrip("#")
+    shown = crieur("queue", "show", item_id, "--dry-run", cwd=workdir)
+    assert "media: port.png (alt: The port at dawn)" in shown.stdout
+    data = json.loads(crieur("queue", "show", item_id, "--dry-run", "--json", cwd=workdir).stdout)
+    assert data["media"][0]["alt"] == "The port at dawn"
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    assert "[media port.png (alt: The port at dawn)]" in ran.stderr
