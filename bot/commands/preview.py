@@ -56,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"limit": args.limit} if args.limit else {}
         platform = get_platform(name, **overrides)
         options = _options(args, name, campaign)
-        from bot.enqueue import media_entries
+        if article.media:
+            from bot.enqueue import media_entries
 
-        media_entries(article, name)  # a missing, non-image or oversize file: an error now, not at enqueue
+            media_entries(article, name)  # a missing, non-image or oversize file: an error now, not at enqueue
         threads.append(format_checked(article, platform, options))
     if args.json:
         json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
