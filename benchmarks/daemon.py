@@ -203,12 +203,16 @@ def main() -> None:
         if args.only in (None, "throughput"):
             throughput(folder, 100 if args.quick else 1000)
         if args.only in (None, "latency"):
-            latency_bound(folder, str(folder / "latency.db"), "SQLite")
+            # Each run in its own folder: the dry-run adapters read their JSON-lines file at start,
+            # and the throughput run's 10,000 lines would be counted against this figure.
+            (folder / "lat-sqlite").mkdir()
+            latency_bound(folder / "lat-sqlite", str(folder / "lat-sqlite" / "latency.db"), "SQLite")
             if args.pg:
                 from bot.testing import postgres_schema
 
+                (folder / "lat-pg").mkdir()
                 with postgres_schema(args.pg, "crieur_bench") as url:
-                    latency_bound(folder, url, "PostgreSQL")
+                    latency_bound(folder / "lat-pg", url, "PostgreSQL")
         if args.only in (None, "idle"):
             idle(folder, 20_000 if args.quick else 100_000, 10 if args.quick else 60)
 

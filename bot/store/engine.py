@@ -109,8 +109,38 @@ def create_store_engine(url: str) -> Engine:
             connect_args["connect_timeout"] = 10
         # Every publishing worker (one per account due) holds a connection while it records a
         # post: the default pool (5 + 10 overflow) made the 16th account wait for a connection.
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=70)
+        engine = create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=70)
+        _ping_idle_connections(engine)
+        return engine
     raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {display_url(url)}")
+
+
+# A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+PING_IDLE_AFTER_S = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pre-ping, but only connections that sat idle: `pool_pre_ping` costs a round trip on every
+    checkout, i.e. on every post the publisher records (measured: 0.4 s of the 40-account figure).
+    A connection idle past PING_IDLE_AFTER_S (a server restarted while the daemon waited) is
+    checked and, if dead, replaced before use, as pool_pre_ping would."""
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["crieur_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("crieur_idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_AFTER_S:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception:
+            raise exc.DisconnectionError() from None  # the pool throws it away and connects anew
 
 
 def _set_wal(cursor: Any) -> None:
