@@ -143,17 +143,17 @@ def run_list(args: argparse.Namespace) -> int:
     if not items:
         print("the queue is empty" if not (args.state or args.campaign) else "no matching items")
         return 0
-    rows = [("ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE")]
+    table: list[tuple[str, ...]] = [("ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE")]
     for item in items:
         label = item.title or item.source
         # Threads of a paused account are kept, not failed: say why they wait.
         waits = " [account paused]" if item.account in paused and item.state == "scheduled" else ""
-        rows.append((str(item.id), str(item.state), format_local(item.due_at, _zone(item)),
+        table.append((str(item.id), str(item.state), format_local(item.due_at, _zone(item)),
                      f"{item.campaign}/{item.account}{waits}", str(len(item.posts)), item.lang or "-", label))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.rjust(widths[0]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        print("  ".join(cells + [row[-1]]).rstrip())
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        cells = [cell.rjust(widths[0]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])]
+        print("  ".join(cells + [line[-1]]).rstrip())
     if any(item.account in paused for item in items):
         print("\npaused accounts (see `crieur accounts status`):")
         for name in sorted({item.account for item in items if item.account in paused}):

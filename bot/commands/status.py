@@ -182,7 +182,7 @@ def as_text(status: Status) -> str:
                  + (f"; {status.due_now} due now" if status.due_now else ""))
     if status.accounts:
         lines.append("")
-        rows = [("ACCOUNT", "PLATFORM", "NEXT SLOT", "STATE")]
+        rows: list[tuple[str, ...]] = [("ACCOUNT", "PLATFORM", "NEXT SLOT", "STATE")]
         for a in status.accounts:
             if a["paused"]:
                 until = format_local(a["paused_until"], zone) if a["paused_until"] else "resumed"
@@ -194,7 +194,7 @@ def as_text(status: Status) -> str:
     lines.append("")
     if status.upcoming:
         lines.append(f"next {_plural(len(status.upcoming), 'thread')} due:")
-        rows = [("ID", "DUE", "ACCOUNT", "POSTS", "TITLE")]
+        rows = [("ID", "DUE", "ACCOUNT", "POSTS", "TITLE")]  # a new table, same type
         for item in status.upcoming:
             due = max(item.due_at, item.next_attempt_at)
             rows.append((str(item.id), format_local(due, zone), item.account, str(len(item.posts)),

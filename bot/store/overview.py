@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from bot.store.base import StoreBase
 from bot.store.model import Item, ItemState
@@ -34,7 +34,7 @@ class OverviewMixin(StoreBase):
 
     def upcoming(self, limit: int = 10, campaigns: Collection[str] | None = None) -> list[Item]:
         """The next `limit` scheduled items, earliest first."""
-        cond = items.c.state == ItemState.SCHEDULED
+        cond: ColumnElement[bool] = items.c.state == ItemState.SCHEDULED
         if campaigns is not None:
             cond = cond & items.c.campaign.in_(list(campaigns))
         with self._read() as conn:
@@ -42,7 +42,7 @@ class OverviewMixin(StoreBase):
 
     def recent_problems(self, limit: int = 10, campaigns: Collection[str] | None = None) -> list[Item]:
         """The items that need a person (failed, needs_review), the most recently changed first."""
-        cond = items.c.state.in_([ItemState.FAILED, ItemState.NEEDS_REVIEW])
+        cond: ColumnElement[bool] = items.c.state.in_([ItemState.FAILED, ItemState.NEEDS_REVIEW])
         if campaigns is not None:
             cond = cond & items.c.campaign.in_(list(campaigns))
         with self._read() as conn:
