@@ -444,7 +444,7 @@ class Account:
             if not value:
                 (empty if value == "" else unset).append(var)
                 continue
-            result[key] = value
+            result[key] = clean_secret(value, f"account {self.name}: environment variable {var}")
         if unset or empty:  # every one at once: fixing them one run at a time is a slow way to learn
             parts = [f"environment variable{'s' if len(names) > 1 else ''} {', '.join(names)} "
                      f"{'are' if len(names) > 1 else 'is'} {state}"
@@ -476,7 +476,26 @@ class Account:
         section = data.get(table)
         if not isinstance(section, dict):
             raise BadInput(f"{where} has no [{table}] table")
-        return {str(k): str(v) for k, v in section.items()}
+        return {str(k): clean_secret(str(v), f"{where}: key {k} of [{table}]") for k, v in section.items()}
+
+
+def clean_secret(value: str, where: str) -> str:
+    """A credential as read, checked: surrounding whitespace (a Windows line end, a pasted
+    newline) is stripped, with a warning naming `where`; a control character inside, or a value
+    that is only whitespace, is a BadInput naming `where`. Never the value itself: it is a secret.
+    """
+    stripped = value.strip()
+    if not stripped:
+        raise BadInput(f"{where} holds only whitespace")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in stripped):
+        raise BadInput(f"{where} contains a control character (not shown: it is a secret); "
+                       "set it again without it")
+    if stripped != value:
+        import logging
+
+        logging.getLogger("crieur.credentials").warning(
+            "%s had whitespace around it (a Windows line end or a pasted newline?); stripped", where)
+    return stripped
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bot.errors import BadInput, CrieurError
 
@@ -12,6 +13,27 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+class IntermixedParser(argparse.ArgumentParser):
+    """A subcommand's parser that lets options and positionals mix freely
+    (`crieur enqueue CAMPAIGN --at now ARTICLE`).
+
+    argparse's `parse_intermixed_args` refuses a parser with subparsers, so it is applied to
+    each subcommand's own arguments: the leaf parsers (no subcommands of their own) parse
+    intermixed, the others as usual.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        if self._intermixing or any(isinstance(a, argparse._SubParsersAction) for a in self._actions):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
 
 class _VersionAction(argparse.Action):
     """`--version`: the installed version, looked up only when asked (the lookup costs ~30 ms)."""
@@ -44,13 +66,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log verbosity on stderr (default: INFO)",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=IntermixedParser)
     register_all(subparsers, None if argv is None else (chosen_command(argv) or ""))
     _accept_global_options_anywhere(subparsers)
     return parser
 
 
-def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction) -> None:
+def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Let `--debug` and `--log-level` also follow the subcommand (`crieur preview a.txt --debug`)."""
     for sub in subparsers.choices.values():
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

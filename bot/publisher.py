@@ -182,8 +182,8 @@ class AdapterPool:
             if path:
                 settings["path"] = str(path)
             settings.setdefault("account", account.name)
-            adapter = DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
-            return adapter, ()
+            dry: Adapter = DryRunAdapter.from_account(settings, {}, timeout=self.timeout, state_dir=self.state_dir)
+            return dry, ()
         cls = load_adapter_class(account.platform)
         credentials = account.credentials(self.env if self.env is not None else os.environ)
         session = self.session_factory(account) if self.session_factory else None
@@ -300,7 +300,7 @@ class Publisher:
                     self.store.mark_not_sent(item.id, premarked, self.holder)
                 self.store.release(item.id, self.holder)
                 return PublishResult(item.id, "stopped", "stopping; the thread continues later")
-            in_doubt = post.state == PostState.UNKNOWN
+            in_doubt = was_in_doubt = post.state == PostState.UNKNOWN
             try:
                 ref = None
                 if in_doubt:
@@ -309,23 +309,41 @@ class Publisher:
                     if post.index == 1 and item.media and media_ids is None:
                         media_ids = self._upload_media(adapter, item)
                     outgoing = self._outgoing(item, post, account, media_ids if post.index == 1 else None)
-                    ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt,
-                                     written_ahead=premarked == post.index)
+                    try:
+                        ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt,
+                                         written_ahead=premarked == post.index)
+                    except Rejected as refused:
+                        if not (was_in_doubt and refused.reason == "duplicate"):
+                            raise
+                        # Refused as a duplicate right after a send in doubt: the post IS there
+                        # (the lookup came too early for a lagging timeline). Look again, or stop.
+                        ref = self._found_after_duplicate(adapter, item, post, reply_to)
             except _Undecidable as undecidable:
-                return self._needs_review(item, post.index, str(undecidable))
+                return self._needs_review(item, post.index, str(undecidable), unknown=undecidable.unknown)
             except _MediaFailed as failed:
                 return self._failed(item, post, failed.error, campaign, unknown=in_doubt, media=True)
             except AdapterError as error:
                 unknown = in_doubt or isinstance(error, OutcomeUnknown)
                 return self._failed(item, post, error, campaign, unknown=unknown)
             except (LeaseLost, StoreError):
+                # A store fault is not the platform's nor the thread's: no attempt is counted and
+                # nothing is marked. A post whose sending was not written ahead was not sent; one
+                # written ahead stays `unknown` in the store and is settled when the thread resumes.
                 raise
             except Exception as error:
+                cause = self._redact(item, f"{type(error).__name__}: {error}")
+                if _never_sent(error):
+                    # Refused while the request was being built (a header a credential broke):
+                    # it never left this machine, so the post is not in doubt.
+                    if not in_doubt:
+                        self.store.mark_not_sent(item.id, post.index, self.holder)
+                    return self._pause_for_auth(
+                        item, f"cannot send with the credentials of {item.account}: {cause}", post_index=post.index)
                 # An adapter bug or a library surprise: the request may have gone out, so the post
                 # stays in doubt; retrying with backoff (bounded) beats a daemon crash loop.
-                log.error("item %s post %s: unexpected %s", item.id, post.index, type(error).__name__,
+                log.error("item %s post %s: unexpected %s", item.id, post.index, cause,
                           exc_info=log.isEnabledFor(logging.DEBUG))
-                surprise = OutcomeUnknown(f"unexpected {type(error).__name__}: {error}", platform=item.platform)
+                surprise = OutcomeUnknown(f"unexpected {cause}", platform=item.platform)
                 return self._failed(item, post, surprise, campaign, unknown=True)
             following = todo[number + 1] if number + 1 < len(todo) else None
             premarked = None
@@ -367,6 +385,26 @@ class Publisher:
                      found.url or found.id)
             return found, False
         return None, False
+
+    def _found_after_duplicate(self, adapter: Adapter, item: Item, post: PostRow,
+                               reply_to: RemoteRef | None) -> RemoteRef:
+        """The post in doubt was refused as a duplicate, so it exists: find it, or raise
+        _Undecidable with the exact command that records it (the post stays in doubt, so
+        `queue retry` cannot loop on the same refusal)."""
+        probe = OutgoingPost(text=post.text, idempotency_key=post.idempotency_key, lang=item.lang)
+        try:
+            found = adapter.find_existing(probe, reply_to)
+        except OutcomeUnknown:
+            found = None
+        if found is not None:
+            log.info("post %s of item %s was already on %s (refused as a duplicate): %s", post.index, item.id,
+                     item.platform, found.url or found.id)
+            return found
+        where = f"as a reply to {reply_to.url or reply_to.id}" if reply_to else "on the account"
+        raise _Undecidable(
+            f"post {post.index} was sent before and {item.platform} now refuses it as a duplicate, but it is not "
+            f"visible yet {where}; find it there, then run `crieur queue resolve {item.id} --post {post.index} "
+            f"--posted URL`", unknown=True)
 
     def _send(self, adapter: Adapter, item: Item, post: PostRow, outgoing: OutgoingPost,
               reply_to: RemoteRef | None, *, in_doubt: bool, written_ahead: bool = False) -> RemoteRef:
@@ -449,7 +487,7 @@ class Publisher:
 
     def _backoff(self, policy: Any, attempts: int) -> timedelta:
         """The campaign's delay before retry number `attempts`, minus up to _JITTER of it."""
-        delay = policy.delay(attempts)
+        delay: timedelta = policy.delay(attempts)
         return delay * (1 - _JITTER * self._random.random())
 
     def _pause_for_rate_limit(self, item: Item, post: PostRow, error: RateLimited) -> PublishResult:
@@ -471,12 +509,15 @@ class Publisher:
                   f"(crieur auth / the environment), check them with `crieur accounts check`, then run "
                   f"`crieur accounts resume {item.account}`; queued threads are kept")
         self.store.pause_account(item.account, None, advice)
-        self.store.post_failed(item.id, advice, retry_at=self._clock(), index=post_index, holder=self.holder)
+        # Not the thread's fault: the item keeps all its attempts for real failures.
+        self.store.post_failed(item.id, advice, retry_at=self._clock(), index=post_index, holder=self.holder,
+                               count=False)
         log.error("%s", advice)
         return PublishResult(item.id, "paused", advice)
 
-    def _needs_review(self, item: Item, index: int | None, reason: str) -> PublishResult:
-        self.store.post_failed(item.id, reason, final_state=ItemState.NEEDS_REVIEW, index=index, holder=self.holder)
+    def _needs_review(self, item: Item, index: int | None, reason: str, *, unknown: bool = False) -> PublishResult:
+        self.store.post_failed(item.id, reason, final_state=ItemState.NEEDS_REVIEW, index=index, holder=self.holder,
+                               unknown=unknown)
         log.warning("item %s needs review: %s", item.id, reason)
         return PublishResult(item.id, "needs_review", reason)
 
@@ -542,7 +583,12 @@ class Publisher:
 
 
 class _Undecidable(Exception):
-    """A post's fate cannot be decided without a person (`crieur queue resolve`)."""
+    """A post's fate cannot be decided without a person (`crieur queue resolve`); `unknown`:
+    the post is left in doubt in the store (retry refuses until it is resolved)."""
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 class _MediaFailed(Exception):
@@ -551,6 +597,16 @@ class _MediaFailed(Exception):
     def __init__(self, error: AdapterError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _never_sent(error: Exception) -> bool:
+    """True for errors raised while a request was prepared, before any byte left (requests
+    refuses a header value with a control character, a URL it cannot parse)."""
+    try:
+        from requests.exceptions import InvalidHeader, InvalidURL
+    except ImportError:  # pragma: no cover - requests is a dependency
+        return False
+    return isinstance(error, (InvalidHeader, InvalidURL))
 
 
 def _last_ref(item: Item) -> RemoteRef | None:

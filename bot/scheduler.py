@@ -9,6 +9,7 @@ race each other; several processes (nodes) share the work through the store's le
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -23,12 +24,20 @@ from typing import Any
 
 from bot.errors import CrieurError
 from bot.publisher import AdapterPool, Publisher, PublishResult
+from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger("crieur.daemon")
 
 SWEEP_INTERVAL = timedelta(seconds=30)
 # Publishing workers when `--workers` is not given: one per account due, up to this many.
 MAX_WORKERS = 256
+# Back-off while the store is unavailable: first retry after 1 s, doubling up to 30 s.
+_OUTAGE_FIRST_RETRY = 1.0
+_OUTAGE_MAX_RETRY = 30.0
+# How long a stopping daemon waits for the store to take its last writes (release its leases).
+STOP_STORE_WAIT_S = 5.0
+# How often the daemon checks that its SQLite store is still the file it opened.
+STORE_WATCH_S = 2.0
 # How soon to look again for due items while workers are busy (see Daemon._arm).
 _BUSY_RECHECK = timedelta(milliseconds=200)
 
@@ -128,7 +137,7 @@ class Daemon:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         load_campaigns: Callable[[], Sequence[Any]],
         *,
         pool: AdapterPool,
@@ -140,6 +149,8 @@ class Daemon:
         keep_history: timedelta | None = None,
         notifier: Any = None,
         metrics: Any = None,
+        store_gone: Callable[[], str | None] | None = None,
+        stop_grace: float = 15.0,
     ) -> None:
         self.store = store
         self._load_campaigns = load_campaigns
@@ -170,6 +181,14 @@ class Daemon:
         self._idle = threading.Condition(self._dispatch_lock)
         self._scheduler: Any = None
         self._once = False
+        # `store_gone()` says why the store itself is gone (file or directory removed or
+        # replaced), or None; the daemon then stops with exit code 1.
+        self._store_gone = store_gone or (lambda: None)
+        # How long a stop waits for the posts in flight (the platform request's timeout and a bit).
+        self.stop_grace = stop_grace
+        self.exit_code = 0
+        self._outage: dict[str, Any] | None = None  # since, cause, delay while the store is unavailable
+        self._unreleased: set[int] = set()  # items a store fault kept this daemon from releasing
 
     # -- start -------------------------------------------------------------------------------
 
@@ -235,20 +254,86 @@ class Daemon:
         account's slot late. Returns once everything due is dispatched; workers re-run it when
         they finish, so items queued behind a busy account follow at once.
         """
-        with self._dispatch_lock:
-            while not self.stop_event.is_set():
-                busy = set(self._in_flight)
-                if len(busy) >= self.workers:
-                    break
-                item = self.store.claim_due(
-                    self._clock(), self.holder, self.lease, campaigns=list(self.campaigns), exclude_accounts=busy
-                )
-                if item is None:
-                    break
-                self._in_flight[item.account] = self._executor.submit(self._publish_one, item)
+        if self._check_store_gone():
+            return
+        try:
+            with self._dispatch_lock:
+                self._dispatch()
+            self._store_ok()
+        except StoreUnavailable as fault:
+            self._store_fault(fault)
+            return
         self._arm()
 
+    def _dispatch(self) -> None:
+        """Claim due items and hand them to workers (the dispatch lock is held by the caller)."""
+        self._release_leftovers()
+        while not self.stop_event.is_set():
+            busy = set(self._in_flight)
+            if len(busy) >= self.workers:
+                break
+            item = self.store.claim_due(
+                self._clock(), self.holder, self.lease, campaigns=list(self.campaigns), exclude_accounts=busy
+            )
+            if item is None:
+                break
+            self._in_flight[item.account] = self._executor.submit(self._publish_one, item)
+
+    # -- store outages -----------------------------------------------------------------------
+
+    def _store_fault(self, fault: StoreUnavailable) -> None:
+        """The store cannot be used: say so in one line (again only if the cause changes), stop
+        dispatching, and try again after a back-off (1 s doubling to 30 s). Nothing is counted
+        against any item; leases this daemon could not release run out by themselves."""
+        if self._check_store_gone():
+            return
+        with self._dispatch_lock:
+            outage = self._outage
+            if outage is None:
+                outage = self._outage = {"since": self._clock(), "cause": None, "delay": _OUTAGE_FIRST_RETRY}
+            else:
+                outage["delay"] = min(outage["delay"] * 2, _OUTAGE_MAX_RETRY)
+            delay = outage["delay"]
+            changed = outage["cause"] != fault.cause
+            outage["cause"] = fault.cause
+        if changed:
+            log.error("store unavailable: %s; publishing waits, retrying every %ds at most (nothing is "
+                      "counted against the threads)", fault, int(_OUTAGE_MAX_RETRY))
+        else:
+            log.debug("store still unavailable: %s; next try in %.0fs", fault.cause, delay)
+        self._arm_at(self._clock() + timedelta(seconds=delay))
+
+    def _store_ok(self) -> None:
+        with self._dispatch_lock:
+            outage, self._outage = self._outage, None
+        if outage is not None:
+            lasted = (self._clock() - outage["since"]).total_seconds()
+            log.info("store reachable again after %.0fs; publishing resumes", lasted)
+
+    @property
+    def store_available(self) -> bool:
+        """False while the store is unavailable (what a health check reports as 503)."""
+        return self._outage is None
+
+    def _release_leftovers(self) -> None:
+        """Give back the items a store fault kept this daemon from releasing (lock held)."""
+        for item_id in sorted(self._unreleased):
+            self.store.release(item_id, self.holder)
+            self._unreleased.discard(item_id)
+
+    def _check_store_gone(self) -> bool:
+        """Stop with exit code 1 when the store itself is gone; True if so."""
+        reason = self._store_gone()
+        if reason is None:
+            return False
+        if not self.stop_event.is_set():
+            log.error("%s; stopping (the queue cannot be served from a store that is gone)", reason)
+            self.exit_code = 1
+            self.stop()
+        return True
+
     def _publish_one(self, item: Any) -> None:
+        fault: StoreUnavailable | None = None
         try:
             if self.metrics is not None and item.posted_count == 0:
                 self.metrics.lateness.observe(
@@ -258,8 +343,12 @@ class Daemon:
                 self.report.add(result)
             self._notify(item, result)
             if self.metrics is not None:
-                rate_limited = result.outcome == "paused" and self.store.account_state(item.account).paused_until is not None
-                self.metrics.observe_result(item, result, rate_limited)
+                self._observe(item, result)
+        except StoreUnavailable as error:
+            # Not the thread's fault: it keeps its attempts; what was written ahead is settled on resume.
+            fault = error
+            with self._dispatch_lock:
+                self._unreleased.add(item.id)
         except Exception:  # a bug must not kill the worker silently: log it, free the item
             log.exception("publishing item %s failed unexpectedly", item.id)
             try:
@@ -267,11 +356,28 @@ class Daemon:
             except Exception:
                 log.debug("release after failure failed", exc_info=True)
         finally:
+            # The next item is dispatched before this worker counts as done, under the same lock:
+            # `wait_idle` (run --once) never sees an idle moment between two threads of an account.
             with self._dispatch_lock:
                 self._in_flight.pop(item.account, None)
+                if fault is None and not self.stop_event.is_set():
+                    try:
+                        self._dispatch()
+                    except StoreUnavailable as error:
+                        fault = error
                 self._idle.notify_all()
-        if not self.stop_event.is_set():
-            self.publish_due()
+        if fault is not None:
+            self._store_fault(fault)
+        elif not self.stop_event.is_set():
+            self._arm()
+
+    def _observe(self, item: Any, result: PublishResult) -> None:
+        """Count the run in the metrics; never raises (a store hiccup must not touch publishing)."""
+        try:
+            rate_limited = result.outcome == "paused" and self.store.account_state(item.account).paused_until is not None
+            self.metrics.observe_result(item, result, rate_limited)
+        except Exception:
+            log.debug("metrics not updated", exc_info=True)
 
     def _notify(self, item: Any, result: PublishResult) -> None:
         """Tell the notifier what needs a person (or what went out); never raises."""
@@ -363,6 +469,8 @@ class Daemon:
         self.publish_due()
         self.wait_idle()
         self._executor.shutdown(wait=True)
+        if self._outage is not None or self.exit_code:
+            return 1  # the one line saying why is logged already
         self.store.release_all(self.holder)
         stuck = self._waiting_for_people()
         report = self.report
@@ -395,7 +503,11 @@ class Daemon:
         if self._scheduler is None or self.stop_event.is_set():
             return
         now = self._clock()
-        when = self.store.next_due_at(now, campaigns=list(self.campaigns))
+        try:
+            when = self.store.next_due_at(now, campaigns=list(self.campaigns))
+        except StoreUnavailable as fault:
+            self._store_fault(fault)
+            return
         if when is None:
             return
         if when <= now:
@@ -406,8 +518,13 @@ class Daemon:
             # spin (measured: half a CPU) while the account's thread waits out its spacing. A short
             # re-check still catches an item of a free account that became due in between.
             when = now + _BUSY_RECHECK if busy else now
+        self._arm_at(when)
+
+    def _arm_at(self, when: datetime) -> None:
+        if self._scheduler is None or self.stop_event.is_set():
+            return
         self._scheduler.add_job(
-            self.publish_due,
+            self._job(self.publish_due),
             "date",
             run_date=when,
             id="publish",
@@ -420,7 +537,8 @@ class Daemon:
 
     def sweep_now(self) -> None:
         """The safety sweep: re-arm from the store (another process may have added items)."""
-        self._arm()
+        if not self._check_store_gone():
+            self._arm()
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -435,14 +553,17 @@ class Daemon:
             return
         try:
             now = self._clock()
-            polled = campaign_articles(campaign, self.store, commit=False, now=now)
+            polled = campaign_articles(campaign, self.store, commit=False, now=now, new_files_only=True)
             reports = enqueue_articles(campaign, self.store, list(polled), now=now)
             polled.commit()
+        except StoreUnavailable as fault:
+            self._store_fault(fault)
+            return
         except CrieurError as error:
             log.warning("campaign %s: sources: %s", campaign_name, error)
             return
-        for error in polled.errors:
-            log.warning("campaign %s: %s", campaign_name, error)
+        for problem in polled.errors:
+            log.warning("campaign %s: %s", campaign_name, problem)
         for report in reports:
             if report.action in ("queued", "reformatted"):
                 log.info("enqueued %s for %s (%s) due %s", Path(report.source).name, report.account,
@@ -454,10 +575,10 @@ class Daemon:
             sources = campaign.sources
             if not (sources.folder or sources.feed or sources.files):
                 continue
+            name = campaign.name
             self._scheduler.add_job(
-                self.poll_sources,
+                self._job(functools.partial(self.poll_sources, name), f"polling the sources of {name}"),
                 "interval",
-                args=[campaign.name],
                 seconds=sources.interval.total_seconds(),
                 id=f"poll:{campaign.name}",
                 replace_existing=True,
@@ -514,23 +635,28 @@ class Daemon:
             timezone=timezone.utc,
         )
         self._scheduler = scheduler
-        scheduler.add_job(self.sweep_now, "interval", seconds=self.sweep.total_seconds(), id="sweep")
-        scheduler.add_job(self.heartbeat, "interval", seconds=HEARTBEAT_INTERVAL.total_seconds(), id="heartbeat")
+        scheduler.add_job(self._job(self.sweep_now), "interval", seconds=self.sweep.total_seconds(), id="sweep")
+        scheduler.add_job(self._job(self.heartbeat), "interval", seconds=HEARTBEAT_INTERVAL.total_seconds(),
+                          id="heartbeat")
         if self.keep_history is not None:
-            scheduler.add_job(self.prune_history, "interval", hours=24, id="prune")
+            scheduler.add_job(self._job(self.prune_history), "interval", hours=24, id="prune")
+        # Two stats every few seconds: a removed store is noticed before anyone starts another daemon.
+        scheduler.add_job(self._job(self._check_store_gone), "interval", seconds=STORE_WATCH_S, id="store-watch")
         self._schedule_sources()
-        scheduler.add_job(self.publish_due, "date", run_date=self._clock(), id="publish", misfire_grace_time=None)
+        scheduler.add_job(self._job(self.publish_due), "date", run_date=self._clock(), id="publish", misfire_grace_time=None)
         try:
             if not self.stop_event.is_set():
                 scheduler.start()  # blocks until stop() shuts it down
         finally:
             self._scheduler = None
-            # Wait for the posts in flight: each worker stops after its post, at the spacing wait.
-            self.wait_idle(timeout=60)
+            # Wait for the posts in flight: each worker stops after its post, at the spacing wait
+            # (bounded by the platform request's timeout); a worker stuck on a hung store is left:
+            # its post stays in doubt in the store and is settled on restart.
+            if not self.wait_idle(timeout=self.stop_grace):
+                log.warning("a post in flight did not finish within %.0fs; it is settled on restart",
+                            self.stop_grace)
             self._executor.shutdown(wait=False)
-            released = self.store.release_all(self.holder)
-            if released:
-                log.info("released %d item(s) for other processes", released)
+            self._release_on_stop()
             self.unregister()
             if self.notifier is not None:
                 from bot.notify import Event
@@ -538,6 +664,47 @@ class Daemon:
                 self.notifier.emit(Event(kind="daemon_stopped", campaign=None,
                                          summary=f"crieur run on {socket.gethostname()} (pid {os.getpid()}) stopped",
                                          fix="start it again (systemctl start crieur) if the stop was not meant"))
+
+    def _release_on_stop(self) -> None:
+        """Release this daemon's leases for the other nodes, waiting a few seconds at most for a
+        hung store (its leases then simply run out)."""
+        done: list[int] = []
+
+        def release() -> None:
+            try:
+                done.append(self.store.release_all(self.holder))
+            except StoreUnavailable as fault:
+                log.warning("could not release leases on stop: %s; they run out by themselves", fault.cause)
+            except Exception as error:
+                log.warning("could not release leases on stop: %s", error)
+
+        worker = threading.Thread(target=release, name="release-on-stop", daemon=True)
+        worker.start()
+        worker.join(STOP_STORE_WAIT_S)
+        if worker.is_alive():
+            log.warning("the store did not answer within %.0fs on stop; leases run out by themselves",
+                        STOP_STORE_WAIT_S)
+        elif done and done[0]:
+            log.info("released %d item(s) for other processes", done[0])
+
+    def _job(self, fn: Callable[[], Any], what: str | None = None) -> Callable[[], None]:
+        """A scheduler job that reports its own failure in one line (APScheduler would log
+        "Job … raised an exception" with a traceback and no cause)."""
+        name = getattr(fn, "__name__", "job")
+        what = what or name.strip("_").replace("_", " ")
+
+        def job() -> None:
+            try:
+                fn()
+            except StoreUnavailable as fault:
+                self._store_fault(fault)
+            except Exception as error:
+                log.error("%s failed: %s: %s", what, type(error).__name__, error,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+
+        job.__name__ = name
+        job.__qualname__ = getattr(fn, "__qualname__", name)
+        return job
 
     def stop(self) -> None:
         """Ask the daemon to stop: the post in flight finishes and is stored, then it exits.

@@ -117,10 +117,34 @@ def test_written_file_is_read_by_the_campaign_loader(tmp_path: Path, monkeypatch
     from bot.campaign import load_campaign
 
     monkeypatch.setenv("CRIEUR_CREDENTIALS", str(tmp_path / "cfg" / "credentials.toml"))
-    update_table(default_path(), "desk.m@x", {"access_token": NASTY[1] + NASTY[3]})
+    update_table(default_path(), "desk.m@x", {"access_token": NASTY[1] + NASTY[5]})
     campaign = tmp_path / "c.yaml"
     campaign.write_text("name: c\ntimezone: UTC\naccounts:\n  desk.m@x:\n    platform: mastodon\n"
                         "    instance: https://m.example\n    credentials: file\n"
                         "schedule: {slots: ['0 9 * * *']}\n")
     account = load_campaign(campaign).accounts["desk.m@x"]
-    assert account.credentials({}) == {"access_token": NASTY[1] + NASTY[3]}
+    assert account.credentials({}) == {"access_token": NASTY[1] + NASTY[5]}
+
+
+def test_credentials_with_control_characters_are_refused_or_stripped_naming_where(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.campaign import load_campaign
+    from bot.errors import BadInput
+
+    monkeypatch.setenv("CRIEUR_CREDENTIALS", str(tmp_path / "cfg" / "credentials.toml"))
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text("name: c\ntimezone: UTC\naccounts:\n  desk.m@x:\n    platform: mastodon\n"
+                        "    instance: https://m.example\n    credentials: file\n"
+                        "  env-m:\n    platform: mastodon\n    instance: https://m.example\n"
+                        "    access_token: ${T_TOKEN}\n"
+                        "schedule: {slots: ['0 9 * * *']}\n")
+    accounts = load_campaign(campaign).accounts
+    update_table(default_path(), "desk.m@x", {"access_token": "secret-\x01-value"})
+    with pytest.raises(BadInput, match=r"key access_token of \[desk.m@x\] contains a control character") as err:
+        accounts["desk.m@x"].credentials({})
+    assert "secret" not in str(err.value).split("(not shown")[0].split("contains")[1]
+    with caplog.at_level("WARNING"):
+        assert accounts["env-m"].credentials({"T_TOKEN": "tok-123\r\n"}) == {"access_token": "tok-123"}
+    assert "environment variable T_TOKEN had whitespace around it" in caplog.text and "tok-123" not in caplog.text
+    with pytest.raises(BadInput, match="T_TOKEN holds only whitespace"):
+        accounts["env-m"].credentials({"T_TOKEN": " \r"})

@@ -532,6 +532,16 @@ def test_folder_and_feed_against_the_real_store(tmp_path: Path, server: FeedServ
         if not url:
             pytest.skip("PostgreSQL store tests need CRIEUR_TEST_DATABASE_URL")
     campaign = f"camp-{uuid.uuid4().hex[:12]}"  # one shared PostgreSQL database: never see another run
+    if backend != "sqlite":  # a schema of its own: the shared database may hold anything
+        from bot.testing import postgres_schema
+
+        with postgres_schema(url, "crieur_src") as schema_url:
+            _folder_and_feed(tmp_path, server, store_module, schema_url, campaign)
+        return
+    _folder_and_feed(tmp_path, server, store_module, url, campaign)
+
+
+def _folder_and_feed(tmp_path: Path, server: FeedServer, store_module: Any, url: str, campaign: str) -> None:
     real = store_module.open_store(url)
     try:
         assert isinstance(real, SeenStore)

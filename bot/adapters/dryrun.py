@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class DryRunAdapter(Adapter):
                      session: Any = None, timeout: float = 10.0,
                      state_dir: Path | None = None) -> DryRunAdapter:
         latency = settings.get("latency")
-        seconds = latency.total_seconds() if hasattr(latency, "total_seconds") else float(latency or 0)
+        seconds = latency.total_seconds() if isinstance(latency, timedelta) else float(latency or 0)
         return cls(Path(settings.get("path") or DEFAULT_PATH), latency=seconds)
 
     def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:

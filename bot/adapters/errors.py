@@ -72,9 +72,26 @@ class Rejected(AdapterError):
         self.message = message or reason
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form a secret can take in an error text: as given, stripped, URL-encoded (in a
+    query string or a form body), percent-encoded with `+` for spaces, and escaped as Python's
+    repr and JSON print it (`\\r`). A header carries it as is (`Bearer …`), so that is covered."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, secret.strip()}
+    for form in list(forms):
+        forms.update({quote(form, safe=""), quote_plus(form, safe=""), quote(form)})
+        escaped = form.encode("unicode_escape").decode("ascii")
+        forms.update({escaped, escaped.replace('"', '\\"')})
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every non-trivial secret value replaced by '***'."""
+    """`text` with every non-trivial secret value, in every form it can take, replaced by '***'."""
+    forms: set[str] = set()
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+        if secret:
+            forms |= secret_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):  # longest first: a form may contain another
+        text = text.replace(form, "***")
     return text

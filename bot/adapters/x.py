@@ -42,6 +42,8 @@ _LIMITS = Limits(max_characters=280, characters_reserved_per_url=23, max_media=4
 # How many recent posts find_existing reads: a thread is published one post at a time, so the post
 # in doubt is among the newest few.
 _RECENT = 20
+# Pages of 100 read after a thread's previous post when looking for a reply in doubt.
+_LOOKUP_PAGES = 10
 
 
 class XAdapter(Adapter):
@@ -135,20 +137,38 @@ class XAdapter(Adapter):
         return {"limit": self._limit} if self._limit else {}
 
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
+        """Look for `post` by the thread itself, not in a fixed window of recent posts.
+
+        A reply (post k > 1) can only be newer than the post it answers: every post of the
+        account since that one is read (`since_id`, page by page), so a busy account or a long
+        outage cannot push it out of sight. A first post is looked for among the latest posts.
+        X's timeline lags behind its writes: finding nothing is NOT proof that the post is not
+        there (the publisher treats a later duplicate refusal as the answer).
+        """
         try:
             user = self._user()
-            response = self._call(
-                self._client.get_users_tweets, sent=False, id=user.id, max_results=_RECENT,
-                tweet_fields=["referenced_tweets", "entities"], user_auth=self._oauth1,
-            )
+            wanted = _normalise(post.text)
+            target = reply_to.id if reply_to else None
+            token: str | None = None
+            for _ in range(_LOOKUP_PAGES if target else 1):
+                kwargs: dict[str, Any] = dict(id=user.id, max_results=100 if target else _RECENT,
+                                              tweet_fields=["referenced_tweets", "entities"], user_auth=self._oauth1)
+                if target:
+                    kwargs["since_id"] = target
+                if token:
+                    kwargs["pagination_token"] = token
+                response = self._call(self._client.get_users_tweets, sent=False, **kwargs)
+                for tweet in response.data or []:
+                    replied = next((ref.id for ref in (tweet.referenced_tweets or []) if ref.type == "replied_to"),
+                                   None)
+                    same_target = (str(replied) if replied else None) == target
+                    if same_target and _normalise(_expanded_text(tweet)) == wanted:
+                        return RemoteRef(str(tweet.id), self._url(str(tweet.id)))
+                token = (response.meta or {}).get("next_token")
+                if not token:
+                    break
         except (Transient, RateLimited) as exc:
             raise OutcomeUnknown(f"cannot read recent posts: {exc.message}", platform=self.name) from exc
-        wanted = _normalise(post.text)
-        for tweet in response.data or []:
-            replied = next((ref.id for ref in (tweet.referenced_tweets or []) if ref.type == "replied_to"), None)
-            same_target = (str(replied) if replied else None) == (reply_to.id if reply_to else None)
-            if same_target and _normalise(_expanded_text(tweet)) == wanted:
-                return RemoteRef(str(tweet.id), self._url(str(tweet.id)))
         return None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -219,7 +239,7 @@ def _reset_time(headers: Any) -> datetime:
     """x-rate-limit-reset (epoch seconds) as an aware datetime; 15 minutes (X's window) without it."""
     raw = headers.get("x-rate-limit-reset") if headers is not None else None
     try:
-        return datetime.fromtimestamp(int(raw), tz=timezone.utc)
+        return datetime.fromtimestamp(int(raw), tz=timezone.utc)  # type: ignore[arg-type]  # None: TypeError
     except (TypeError, ValueError):
         return datetime.now(timezone.utc) + timedelta(minutes=15)
 

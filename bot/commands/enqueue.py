@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     )
     would = "would be " if args.check else ""
     verb = {"queued": f"{would}queued", "reformatted": f"{would}re-formatted in place",
-            "duplicate": "already queued, nothing to do", "already_published": "already published, not posted again"}
+            "duplicate": "already queued, nothing to do", "already_published": "already published, not posted again",
+            "cancelled": "cancelled earlier, not queued again (--force to queue it)"}
     printed = 0
     for report in reports:  # all stored (one transaction) before the first line is printed
         printed += 1
@@ -77,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
               f"{verb.get(report.action, report.action)} ({report.posts} post{'s' if report.posts != 1 else ''}) for {when}")
     if polled is not None and not args.check:
         polled.commit()
+    if args.articles and not args.dry_run:
+        # The daemon's polling of `sources.files` must not queue these again for the accounts
+        # this command left out (--account): an article enqueued by hand counts as seen.
+        from bot.sources import FILES_SOURCE_KEY
+
+        store.mark_seen(campaign.name, FILES_SOURCE_KEY, [a.source for a in articles])
     if not printed:
         print("nothing to enqueue")
     for error in source_errors:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_db_option, store_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="publish queued threads when they are due (the daemon)",
@@ -80,11 +82,20 @@ def run(args: argparse.Namespace) -> int:
     # A dry run never marks a real item published: it has its own store, beside the real
     # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
     url = resolve_store_url(store_option(args))
+    watch = None
+    if url.startswith("sqlite:///"):
+        db_path = Path(url.split(":///", 1)[1].split("?", 1)[0])
+        if not db_path.parent.is_dir() and not args.dry_run and (args.db or os.environ.get("CRIEUR_DB")):
+            # A daemon pointed at a directory that is not there would serve an empty new store
+            # and report success: a typo, or a volume that is not mounted.
+            raise BadInput(f"the store's directory {db_path.parent} does not exist (--db/CRIEUR_DB); "
+                           "create it, or check the path")
     store = open_store(url)
     lock = None
     if url.startswith("sqlite"):
         lock = StoreLock(Path(url.split(":///", 1)[1]))
         lock.acquire()
+        watch = SqliteWatch(db_path)
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
     pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
@@ -105,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise BadInput(f"--workers: must be at least 1, got {args.workers}")
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep,
-                    notifier=notifier, metrics=metrics, workers=args.workers)
+                    notifier=notifier, metrics=metrics, workers=args.workers,
+                    store_gone=watch.gone if watch else None, stop_grace=pool.timeout + 5)
     if metrics is not None:
         from bot.metrics import MetricsServer
 
@@ -127,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 _say_where_items_wait(args, url, log)
         else:
             daemon.run_forever()
-            code = 0
+            code = daemon.exit_code
     finally:
         if server is not None:
             server.close()
@@ -136,13 +148,80 @@ def run(args: argparse.Namespace) -> int:
         pool.close()
         if lock is not None:
             lock.release()
-        store.close()
-    if stop_asked:
-        return 130 if signal.SIGINT in stop_asked else 0
+        _close_bounded(store)
+    if daemon.exit_code:
+        code = daemon.exit_code
+    elif stop_asked:
+        code = 130 if signal.SIGINT in stop_asked else 0
+    _exit_if_workers_hang(code)
     return code
 
 
-def _campaign_paths(args: argparse.Namespace) -> list:
+class SqliteWatch:
+    """Tells when a SQLite store itself is gone: its file or directory removed or replaced.
+
+    SQLite keeps writing to a deleted file through its open descriptor, so nothing fails: the
+    daemon would go on serving a queue nobody can see, and a second daemon could start on a new
+    empty store. The file's and directory's identities (device, inode) are compared instead.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ids = (self._id(path.parent), self._id(path))
+
+    @staticmethod
+    def _id(path: Path) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def gone(self) -> str | None:
+        directory, file = self._id(self.path.parent), self._id(self.path)
+        if directory is None:
+            return f"the store's directory {self.path.parent} was removed"
+        if directory != self._ids[0]:
+            return f"the store's directory {self.path.parent} was replaced"
+        if file is None:
+            return f"the store {self.path} was removed"
+        if file != self._ids[1]:
+            return f"the store {self.path} was replaced by another file"
+        return None
+
+
+def _close_bounded(store: object) -> None:
+    """Close the store, waiting a few seconds at most for a hung database."""
+    import threading
+
+    closer = threading.Thread(target=store.close, name="close-store", daemon=True)  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(5)
+
+
+def _exit_if_workers_hang(code: int) -> None:
+    """SIGTERM must never wait on a hung store: if a publishing worker is still blocked in a
+    store call, exit now (its post stays in doubt in the store and is settled on restart)
+    instead of letting the interpreter join that thread forever."""
+    import logging
+    import threading
+
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+             and t.is_alive()]
+    if stuck:
+        stuck[0].join(1)
+        if any(t.is_alive() for t in stuck):
+            logging.getLogger("crieur.daemon").warning(
+                "%d worker(s) still blocked (a hung store or platform); exiting without them", len(stuck))
+            logging.shutdown()
+            import sys
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+
+def _campaign_paths(args: argparse.Namespace) -> list[Path]:
     from pathlib import Path
 
     from bot.errors import BadInput

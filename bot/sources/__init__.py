@@ -14,19 +14,25 @@ from bot.sources.folder import FolderInbox
 
 __all__ = [
     "FeedSource", "FileSource", "FolderInbox", "PollResult", "SeenStore", "SourceArticle",
-    "SourceError", "campaign_articles", "path_identity",
+    "FILES_SOURCE_KEY", "SourceError", "campaign_articles", "path_identity",
 ]
 
 
+# The seen-set key of the `files:` globs (entry ids are the files' resolved paths).
+FILES_SOURCE_KEY = "files"
+
+
 def campaign_articles(campaign: Any, store: SeenStore, *, commit: bool = True,
-                      now: datetime | None = None) -> PollResult:
+                      now: datetime | None = None, new_files_only: bool = False) -> PollResult:
     """Every article a campaign's `sources` have now: its files, then its inbox, then its feed.
 
     `campaign` needs `name`, `lang`, `path` (the YAML file; relative paths start from its
     folder) and `sources` with optional `files` (globs), `folder`, `feed` (a URL, or an object
     with `url` and optional `backfill`, `timeout`), `backfill`, `settle`. Files are yielded every
-    time (the queue says "already queued"); the inbox and the feed yield what they have not
-    yielded before.
+    time (the queue says "already queued") unless `new_files_only` (the daemon's polling: a file
+    newly matching a glob is picked up, one already enqueued — for the accounts a person chose
+    — is not); either way the files yielded are recorded as seen on commit. The inbox and the
+    feed yield what they have not yielded before.
 
     A bad inbox file or an unreachable feed does not stop the others: it is logged and put in
     `.errors` (the caller should report them and exit 1). A bad file named in `files` raises.
@@ -45,7 +51,17 @@ def campaign_articles(campaign: Any, store: SeenStore, *, commit: bool = True,
     commits: list[PollResult] = []
 
     if getattr(sources, "files", None):
-        items += FileSource(list(sources.files), base_dir).articles(default_lang=lang)
+        source = FileSource(list(sources.files), base_dir)
+        paths = source.paths()
+        if new_files_only:
+            paths = [p for p in paths if not store.seen(campaign.name, FILES_SOURCE_KEY, str(p))]
+        files = source.articles(default_lang=lang, paths=paths)
+        items += files
+        def record_files(files: list[SourceArticle] = files) -> None:
+            if files:
+                store.mark_seen(campaign.name, FILES_SOURCE_KEY, [a.source for a in files])
+
+        commits.append(PollResult(files, (), record_files))
 
     folder = getattr(sources, "folder", None)
     if folder:

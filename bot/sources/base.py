@@ -52,7 +52,7 @@ class SeenStore(Protocol):
         """Whether `entry_id` was marked seen for this campaign and source."""
         ...
 
-    def mark_seen(self, campaign: str, source_key: str, entry_ids: Iterable[str]) -> None:
+    def mark_seen(self, campaign: str, source_key: str, entry_ids: Iterable[str]) -> object:
         """Remember every id in `entry_ids` (idempotent)."""
         ...
 

@@ -41,13 +41,13 @@ class FileSource:
                     found.setdefault(path_identity(match), Path(path_identity(match)))
         return [found[key] for key in sorted(found)]
 
-    def articles(self, default_lang: str | None = None) -> list[SourceArticle]:
-        """Load every matched file, in path order.
+    def articles(self, default_lang: str | None = None, *, paths: list[Path] | None = None) -> list[SourceArticle]:
+        """Load every matched file (or those of `paths`, from `paths()`), in path order.
 
         :raises BadInput: a file is not a valid article (the message names the file); an
             explicit list of files is the user's statement that each one is an article.
         """
         return [
             SourceArticle(str(path), load_article(path, default_lang=default_lang))
-            for path in self.paths()
+            for path in (self.paths() if paths is None else paths)
         ]

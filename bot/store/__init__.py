@@ -17,6 +17,8 @@ from bot.store.model import (
     Schedule,
     SchemaTooNew,
     StoreError,
+    StoreGone,
+    StoreUnavailable,
 )
 from bot.store.schema import SCHEMA_VERSION
 
@@ -37,6 +39,8 @@ __all__ = [
     "SchemaTooNew",
     "Store",
     "StoreError",
+    "StoreGone",
+    "StoreUnavailable",
     "display_url",
     "open_store",
     "resolve_store_url",

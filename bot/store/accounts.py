@@ -80,8 +80,8 @@ class AccountsMixin(StoreBase):
         """Every account paused at `now`, by name."""
         now = self._now(now)
         with self._read() as conn:
-            names = conn.execute(
+            names: list[str] = list(conn.execute(
                 select(accounts.c.account).where(accounts.c.pause_reason.is_not(None)).order_by(accounts.c.account)
-            ).scalars().all()
+            ).scalars().all())
         states = [self.account_state(n) for n in names]
         return [s for s in states if s.is_paused(now)]

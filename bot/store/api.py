@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.store.accounts import AccountsMixin
-from bot.store.base import Clock, utc_now
+from bot.store.base import Clock, store_fault, utc_now
 from bot.store.daemons import DaemonsMixin
-from bot.store.hotpath import HotPathMixin
 from bot.store.engine import WRITE_OPTION, create_store_engine, display_url, resolve_store_url
+from bot.store.hotpath import HotPathMixin
 from bot.store.items import ItemsMixin
-from bot.store.model import StoreError
+from bot.store.model import StoreError, StoreUnavailable
 from bot.store.overview import OverviewMixin
 from bot.store.publishing import PublishingMixin
 from bot.store.schema import ensure_schema
@@ -49,11 +49,11 @@ def open_store(url: str, *, clock: Clock = utc_now) -> Store:
     except StoreError:
         engine.dispose()
         raise
-    except OperationalError as exc:
+    except (OperationalError, DatabaseError, InterfaceError) as exc:
         engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(f"cannot open the store {display_url(url)}: {reason}") from None
+        fault = store_fault(exc, display_url(url))
+        raise StoreUnavailable(f"cannot open the store {display_url(url)}: {fault.cause}", fault.cause) from None
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open the store {display_url(url)}: {exc}") from None
+        raise StoreError(f"cannot open the store {display_url(url)}: {type(exc).__name__}") from None
     return store

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from bot.store.engine import DURABLE_OPTION, WRITE_OPTION, display_url
-from bot.store.model import Item, ItemState, NoSuchItem, PostRow, PostState
+from bot.store.model import Item, ItemState, NoSuchItem, PostRow, PostState, StoreUnavailable
 from bot.store.schema import items, posts
 from bot.store.states import Actor, moved_values
 
@@ -75,15 +76,28 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both backends)."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._faults(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Turn the database's operational errors into StoreUnavailable, naming the cause in one
+        line without SQL or parameters (they may hold an article's text)."""
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            raise store_fault(exc, self.display_url) from None
+        except DatabaseError as exc:
+            if isinstance(exc, (IntegrityError, ProgrammingError)):
+                raise  # a bug or a constraint the caller handles, not a fault of the store
+            raise store_fault(exc, self.display_url) from None
 
     @contextmanager
     def _write(self, *, durable: bool = False) -> Iterator[Connection]:
         """A write transaction: on SQLite it holds the database's write lock from its first statement
         (BEGIN IMMEDIATE), so it never fails half-way on a lock another writer took meanwhile.
         `durable`: the commit must survive a power cut too (see engine.DURABLE_OPTION)."""
-        with self._sqlite_writer or nullcontext(), self.engine.connect() as conn:
+        with self._faults(), self._sqlite_writer or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True, DURABLE_OPTION: durable})
             with conn.begin():
                 yield conn
@@ -157,6 +171,33 @@ class StoreBase:
         if not found:
             raise NoSuchItem(f"no item {item_id}")
         return found[0]
+
+
+# SQLite's own words for the faults a person must fix, with what to do about them.
+_SQLITE_HINTS = (
+    ("readonly database", "the store file or its directory is read-only: give this user write access"),
+    ("disk is full", "the disk holding the store is full: free some space"),
+    ("unable to open database file", "the store file cannot be opened (its directory is missing or not "
+     "writable)"),
+    ("disk i/o error", "the disk holding the store failed to read or write"),
+    ("database is locked", "another process holds the store's write lock"),
+)
+
+
+def store_fault(exc: Exception, where: str) -> StoreUnavailable:
+    """The StoreUnavailable for a driver error: its first line only (a psycopg or SQLAlchemy
+    message goes on with the statement and its parameters), plus a hint for SQLite's faults."""
+    orig = getattr(exc, "orig", None) or exc
+    cause = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    cause = cause.split("[SQL:", 1)[0].strip()
+    lowered = cause.lower()
+    for needle, hint in _SQLITE_HINTS:
+        if needle in lowered:
+            cause = f"{cause} ({hint})"
+            break
+    sqlstate = getattr(orig, "sqlstate", None)
+    deadlock = sqlstate in ("40P01", "40001") or "deadlock" in lowered
+    return StoreUnavailable(f"the store {where} is unavailable: {cause}", cause, deadlock=deadlock)
 
 
 def _post_row(p: Any) -> PostRow:

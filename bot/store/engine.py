@@ -102,17 +102,56 @@ def create_store_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
-        opts = parsed.query.get("options", "")
-        # Sessions in UTC so that anything printed by psql or the server matches what we store.
-        connect_args: dict[str, Any] = {} if "timezone" in str(opts).lower() else {"options": f"{opts} -c timezone=UTC".strip()}
-        if "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = 10
+        parsed, connect_args = postgres_connect_args(parsed)
         # Every publishing worker (one per account due) holds a connection while it records a
         # post: the default pool (5 + 10 overflow) made the 16th account wait for a connection.
-        engine = create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=70)
+        engine = create_engine(parsed, connect_args=connect_args, pool_size=10, max_overflow=70)
         _ping_idle_connections(engine)
         return engine
     raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {display_url(url)}")
+
+
+# Session settings every PostgreSQL connection gets, unless the URL sets them (as a query
+# parameter of the same name, or in `options=-c name=value`). They bound what a hung or frozen
+# node can do to the others: a statement never runs longer than statement_timeout, a row lock is
+# waited for at most lock_timeout, and a node frozen inside a transaction loses its session (and
+# its row locks) after idle_in_transaction_session_timeout, so the other nodes take its items over.
+PG_SESSION_DEFAULTS = {
+    "statement_timeout": "30s",
+    "lock_timeout": "10s",
+    "idle_in_transaction_session_timeout": "30s",
+}
+# libpq connection parameters (also overridable in the URL): TCP keepalives find a dead peer or a
+# dropped path within about a minute, tcp_user_timeout bounds unacknowledged writes (ms).
+PG_CONNECT_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+
+
+def postgres_connect_args(parsed: Any) -> tuple[Any, dict[str, Any]]:
+    """The URL (session settings moved out of its query) and psycopg's connect arguments:
+    UTC sessions, PG_SESSION_DEFAULTS and PG_CONNECT_DEFAULTS, each overridable in the URL."""
+    query = dict(parsed.query)
+    opts = str(query.pop("options", "") or "")
+    settings: list[str] = []
+    # Sessions in UTC so that anything printed by psql or the server matches what we store.
+    if "timezone" not in opts.lower():
+        settings.append("-c timezone=UTC")
+    for name, default in PG_SESSION_DEFAULTS.items():
+        value = query.pop(name, None)
+        if f"{name}=" in opts:
+            continue
+        settings.append(f"-c {name}={value if value is not None else default}")
+    connect_args: dict[str, Any] = {"options": " ".join([opts, *settings]).strip()}
+    for name, default in PG_CONNECT_DEFAULTS.items():
+        if name not in query:
+            connect_args[name] = default
+    return parsed.set(query=query), connect_args
 
 
 # A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -21,9 +22,14 @@ from bot.store.model import (
     PostState,
     Schedule,
     StoreError,
+    StoreUnavailable,
 )
 from bot.store.schema import free_slots, items, posts, slot_cursors
 from bot.store.states import Actor, moved_values, state_columns
+
+
+# How many times a batch that lost a deadlock (PostgreSQL chose it as the victim) runs again.
+_DEADLOCK_RETRIES = 3
 
 
 class _Rollback(Exception):
@@ -54,8 +60,10 @@ class ItemsMixin(StoreBase):
         """Queue `new` for its account, or say why not; atomic, safe with concurrent enqueuers.
 
         The article's identity is (campaign, account, source); the latest item of that identity
-        that is not cancelled decides:
+        decides:
         - none → "queued": a new item.
+        - cancelled (by a person) → "cancelled": nothing changes — a cancel sticks — unless
+          `force`, which queues a new item.
         - scheduled, nothing posted yet: same content hash → "duplicate" (nothing changes) unless
           `force`; otherwise → "reformatted": posts replaced in place, slot kept (moved to `at`
           and the slot freed if `at` is given).
@@ -100,16 +108,30 @@ class ItemsMixin(StoreBase):
                 raise StoreError("enqueue needs a schedule or an explicit time (--at)")
         now = self._now(now)
         at = as_utc(at, "at") if at is not None else None
-        try:
-            with self._write() as conn:
-                floors = self._together_floors(conn, batch, now, together) if together is not None and at is None else {}
-                outcomes = [self._enqueue(conn, new, schedule, at, now, force, floors.get(i))
-                            for i, (new, schedule) in enumerate(batch)]
-                if dry_run:
-                    raise _Rollback(outcomes)
-        except _Rollback as rolled_back:
-            return rolled_back.outcome
-        return outcomes
+        for attempt in range(_DEADLOCK_RETRIES + 1):
+            try:
+                with self._write() as conn:
+                    # Every account's row is locked up front, in one global order (by name): two
+                    # batches sharing accounts then queue on the first shared one instead of each
+                    # holding one the other waits for (a deadlock on PostgreSQL).
+                    for account in sorted({new.account for new, _ in batch}):
+                        self._lock_account_cursor(conn, account)
+                    floors = (self._together_floors(conn, batch, now, together)
+                              if together is not None and at is None else {})
+                    outcomes = [self._enqueue(conn, new, schedule, at, now, force, floors.get(i))
+                                for i, (new, schedule) in enumerate(batch)]
+                    if dry_run:
+                        raise _Rollback(outcomes)
+            except _Rollback as rolled_back:
+                return list(rolled_back.outcome)
+            except StoreUnavailable as fault:
+                # Should one still happen (a lock taken elsewhere), the whole batch runs again.
+                if not fault.deadlock or attempt == _DEADLOCK_RETRIES:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            return outcomes
+        raise StoreError("enqueue: the store kept choosing this batch as a deadlock victim")
 
     def _enqueue(
         self,
@@ -133,12 +155,21 @@ class ItemsMixin(StoreBase):
                 items.c.campaign == new.campaign,
                 items.c.account == new.account,
                 items.c.source == new.source,
-                items.c.state != ItemState.CANCELLED,
             )
             .order_by(items.c.id.desc())
             .limit(1)
         ).first()
         replaced: int | None = None
+        if existing is not None and existing.state == ItemState.CANCELLED and not force:
+            # A person cancelled it: a poll of the sources (or a second enqueue) must not undo that.
+            return EnqueueOutcome(
+                "cancelled",
+                self._item_by_id(conn, existing.id),
+                f"{new.source} was cancelled for {new.account} as item {existing.id}; not queuing it again "
+                "(use --force to queue it anyway)",
+            )
+        if existing is not None and existing.state == ItemState.CANCELLED:
+            existing = None  # forced: a new item, as if the article were new
         if existing is not None:
             state = ItemState(existing.state)
             same = existing.content_hash == new.content_hash
@@ -203,7 +234,7 @@ class ItemsMixin(StoreBase):
         )
         values.update(state_columns(ItemState.SCHEDULED, values))
         try:
-            item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
+            item_id: int = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
         except IntegrityError as exc:
             detail = str(exc.orig)
             if "slot" not in detail:  # not the (account, slot_at) index: a bug, not a taken slot
@@ -269,13 +300,14 @@ class ItemsMixin(StoreBase):
     def _peek_slot(self, conn: Connection, account: str, schedule: Schedule, now: datetime,
                    cursor: datetime | None) -> datetime:
         """The slot `_take_slot` would give now, changing nothing."""
-        for freed in conn.execute(
+        candidates: list[datetime] = list(conn.execute(
             select(free_slots.c.slot_at).where(free_slots.c.account == account, free_slots.c.slot_at > now)
             .order_by(free_slots.c.slot_at).limit(20)
-        ).scalars():
+        ).scalars())
+        for freed in candidates:
             if as_utc(schedule.next_slot(freed - timedelta(microseconds=1))) == freed and not self._occupied(
                     conn, account, freed):
-                return freed
+                return as_utc(freed)
         return as_utc(schedule.next_slot(max(now, cursor) if cursor is not None else now))
 
     def _take_slot(
@@ -289,7 +321,7 @@ class ItemsMixin(StoreBase):
         only here, the cursor only moves forward), so the slot after the cursor is free without
         looking; the unique index on (account, slot_at) stands guard all the same.
         """
-        freed_slots = conn.execute(
+        freed_slots: Sequence[datetime] = conn.execute(
             select(free_slots.c.slot_at).where(free_slots.c.account == account).order_by(free_slots.c.slot_at).limit(20)
         ).scalars().all()
         for freed in freed_slots:

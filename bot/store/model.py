@@ -33,6 +33,25 @@ class LeaseLost(StoreError):
     """The caller no longer holds the item's lease: another holder took it, or it was released."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be used right now: unreachable, locked, read-only, full, timed out.
+
+    A fault of the store, never of the platform or the thread: the daemon backs off and
+    reconnects; nothing is counted against the item. `cause` is the database's one-line reason
+    (never SQL or its parameters); `transient` is False for a fault a person must fix (a
+    read-only file, a full disk) — retrying still makes sense once they do.
+    """
+
+    def __init__(self, message: str, cause: str = "", *, deadlock: bool = False) -> None:
+        super().__init__(message)
+        self.cause = cause or message
+        self.deadlock = deadlock
+
+
+class StoreGone(StoreError):
+    """The store itself is gone: its SQLite file or directory was removed or replaced."""
+
+
 class SchemaTooNew(StoreError):
     """The store was written by a newer Crieur whose schema this one does not know."""
 
@@ -137,7 +156,7 @@ class Item:
         return sum(1 for p in self.posts if p.state == PostState.POSTED)
 
 
-EnqueueAction = Literal["queued", "duplicate", "reformatted", "already_published"]
+EnqueueAction = Literal["queued", "duplicate", "reformatted", "already_published", "cancelled"]
 
 
 @dataclass(frozen=True)

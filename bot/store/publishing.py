@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from bot.store.base import StoreBase, as_utc
@@ -33,6 +33,22 @@ class StartupView:
     other_campaigns: list[str]
 
 
+def _account_busy(now: datetime) -> ColumnElement[bool]:
+    """SQL: another item of the item's account is being published under a live lease.
+
+    The account-level lease: an account publishes one thread at a time on any number of nodes.
+    The thread's own item lease (renewed before every post, covering the spacing) is the
+    account's lease; when its holder dies it runs out and the account is free again. (Walks
+    ix_items_state_due: only the few publishing items are looked at.)
+    """
+    other = items.alias("busy")
+    return exists().where(
+        other.c.state == ItemState.PUBLISHING,
+        other.c.account == items.c.account,
+        other.c.lease_expires_at > now,
+    )
+
+
 def _not_paused(now: datetime) -> ColumnElement[bool]:
     """SQL: the item's account is not paused at `now`."""
     return ~exists().where(
@@ -52,8 +68,8 @@ class PublishingMixin(StoreBase):
         # non-NULL exactly while scheduled or publishing): it would tempt SQLite's planner into
         # the state index and a sort of every due item.
         query = (
-            select(items.c.id)
-            .where(items.c.ready_at <= now, _not_paused(now))
+            select(items.c.id, items.c.account)
+            .where(items.c.ready_at <= now, _not_paused(now), ~_account_busy(now))
             .order_by(items.c.ready_at, items.c.id)
             .limit(1)
         )
@@ -86,15 +102,62 @@ class PublishingMixin(StoreBase):
         (FOR UPDATE SKIP LOCKED); SQLite's write transaction excludes other writers.
         """
         now = self._now(now)
+        skip = set(exclude_accounts)
         with self._write() as conn:
-            item_id = conn.execute(
-                self._due_query(now, campaigns, exclude_accounts).with_for_update(skip_locked=True)
-            ).scalar()
-            if item_id is None:
-                return None
+            while True:
+                candidate = conn.execute(
+                    self._due_query(now, campaigns, skip).with_for_update(skip_locked=True)
+                ).first()
+                if candidate is None:
+                    return None
+                if self._lock_account(conn, candidate.account, now):
+                    break
+                skip.add(candidate.account)  # another node is claiming or publishing for it
+            item_id = self._first_of_account(conn, candidate.account, now, campaigns) or candidate.id
             row = self._lock_item(conn, item_id)
             self._move(conn, row, "claim", Actor.PUBLISHER, now, holder=holder, lease_expires_at=now + lease)
             return self._item_by_id(conn, item_id)
+
+    def _lock_account(self, conn: Connection, account: str, now: datetime) -> bool:
+        """Take the account for this claim: False when another node is claiming for it right now
+        or one of its threads is being published (the account's lease is live).
+
+        PostgreSQL: a transaction-level advisory lock per account serialises the claims of one
+        account across nodes (tried, never waited for), and the check after it sees every claim
+        committed before. SQLite: the write transaction already excludes every other claimer.
+        """
+        if self.dialect == "postgresql":
+            got = conn.execute(
+                select(func.pg_try_advisory_xact_lock(func.hashtext(literal("crieur-account:") + account)))
+            ).scalar()
+            if not got:
+                return False
+        busy = conn.execute(
+            select(items.c.id).where(
+                items.c.account == account, items.c.state == ItemState.PUBLISHING, items.c.lease_expires_at > now
+            ).limit(1)
+        ).first()
+        return busy is None
+
+    def _first_of_account(self, conn: Connection, account: str, now: datetime,
+                          campaigns: Collection[str] | None) -> int | None:
+        """The account's due item to publish first: a thread taken over from a dead node, then one
+        already started (some posts out), then the earliest — so a thread cut in the middle
+        resumes before any new thread of the account starts, whatever their due times."""
+        started = exists().where(posts.c.item_id == items.c.id, posts.c.state != PostState.PENDING)
+        query = (
+            select(items.c.id)
+            .where(items.c.account == account, items.c.ready_at <= now)
+            .order_by(
+                case((items.c.state == ItemState.PUBLISHING, 0), (started, 1), else_=2),
+                items.c.ready_at,
+                items.c.id,
+            )
+            .limit(1)
+        )
+        if campaigns is not None:
+            query = query.where(items.c.campaign.in_(list(campaigns)))
+        return conn.execute(query).scalar()
 
     def next_due_at(self, now: datetime | None = None, *, campaigns: Collection[str] | None = None) -> datetime | None:
         """When the daemon should next wake up: the earliest time an item becomes claimable.
@@ -107,7 +170,10 @@ class PublishingMixin(StoreBase):
         with self._read() as conn:
             query = (
                 select(items.c.ready_at)
-                .where(items.c.ready_at.is_not(None), _not_paused(now))
+                # An item of an account busy elsewhere waits for that thread; the busy item's own
+                # ready_at (its lease expiry) is when a dead holder's account frees up.
+                .where(items.c.ready_at.is_not(None), _not_paused(now),
+                       or_(items.c.state == ItemState.PUBLISHING, ~_account_busy(now)))
                 .order_by(items.c.ready_at, items.c.id)
                 .limit(1)
             )
@@ -191,7 +257,7 @@ class PublishingMixin(StoreBase):
         served = list(campaigns)
         scheduled = items.c.state == ItemState.SCHEDULED
         with self._read() as conn:
-            due_ids = conn.execute(
+            due_ids: Sequence[int] = conn.execute(
                 select(items.c.id).where(scheduled, items.c.due_at <= now, items.c.campaign.in_(served))
                 .order_by(items.c.due_at, items.c.id)
             ).scalars().all()
@@ -200,7 +266,7 @@ class PublishingMixin(StoreBase):
                 .select_from(posts.join(items, posts.c.item_id == items.c.id))
                 .where(scheduled, posts.c.state == PostState.UNKNOWN, items.c.campaign.in_(served))
             ).scalar_one()
-            others = sorted(set(conn.execute(
+            others: list[str] = sorted(set(conn.execute(
                 select(items.c.campaign).distinct().where(scheduled, items.c.campaign.not_in(served))
             ).scalars()))
         return StartupView(list(due_ids), doubt, others)
@@ -470,7 +536,7 @@ class PublishingMixin(StoreBase):
         publisher's check against the platform's known caps)."""
         since = as_utc(since, "since")
         with self._read() as conn:
-            rows = conn.execute(
+            rows: Sequence[datetime] = conn.execute(
                 select(attempts.c.at)
                 .where(attempts.c.at >= since, attempts.c.account == account, attempts.c.outcome == "posted")
                 .order_by(attempts.c.at)

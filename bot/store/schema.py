@@ -263,5 +263,5 @@ def ensure_schema(conn: Connection, now: datetime) -> int:
         version += 1
     if version != found:
         conn.execute(schema_version.update().values(version=version, upgraded_at=now))
-    return found
+    return int(found)
 

@@ -196,3 +196,11 @@ def check_threads(store_url: str, servers: dict[str, Any]) -> list[Any]:
                 previous = post.remote_id
     assert not problems, "\n".join(problems)
     return items
+
+
+def assert_no_overlap(server: Any, items: list[Any]) -> None:
+    """On the server, each thread's posts are consecutive: no two threads of the account overlapped."""
+    owner = {p.text: i.id for i in items for p in i.posts}
+    sequence = [owner[p.text] for p in server.posts()]
+    runs = [k for n, k in enumerate(sequence) if n == 0 or sequence[n - 1] != k]
+    assert len(runs) == len(set(runs)), f"threads interleaved on the account: {sequence}"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from daemon_helpers import check_threads
+from daemon_helpers import assert_no_overlap, check_threads
 
 from bot.store import ItemState, NewItem, open_store
 
@@ -87,6 +87,9 @@ def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: s
     assert len(items) == THREADS and all(len(i.posts) == POSTS for i in items)
     assert {i.state for i in items} == {ItemState.PUBLISHED}
     assert sum(len(s.posts()) for s in fakes.servers.values()) == THREADS * POSTS
+    # One thread per account at a time, through every kill and takeover: no two threads interleave.
+    for account, server in fakes.servers.items():
+        assert_no_overlap(server, [i for i in items if i.account == account])
     tracebacks = [p.name for p in logs if "Traceback" in p.read_text(encoding="utf-8", errors="replace")]
     assert not tracebacks, f"seed {SEED}: tracebacks in {tracebacks}"
 

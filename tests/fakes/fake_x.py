@@ -36,6 +36,7 @@ class FakeX(FakeServer):
         self._next_id = 1850000000000000000
         self.media: dict[str, dict[str, Any]] = {}
         self.tweets: list[dict[str, Any]] = []
+        self.timeline_lag = 0  # how many of the newest tweets the user timeline does not show yet
         # OAuth 1.0a PIN flow (crieur auth x): request token → {secret, pin, used}.
         self.request_tokens: dict[str, dict[str, Any]] = {}
 
@@ -134,9 +135,17 @@ class FakeX(FakeServer):
 
     def user_tweets(self, request: Request, groups: list[str]) -> Response:
         limit = int(request.arg("max_results", "10"))
+        if not 5 <= limit <= 100:  # X's own bounds
+            return Response(400, {"title": "Invalid Request", "detail": f"max_results {limit} out of [5, 100]"})
+        since = request.arg("since_id", "")
+        start = int(request.arg("pagination_token", "0") or 0)
         data = []
         with self.lock:
-            tweets = list(reversed(self.tweets))[:limit]
+            # X's timelines lag behind its writes: the newest `timeline_lag` tweets are not shown yet.
+            visible = self.tweets[:len(self.tweets) - self.timeline_lag] if self.timeline_lag else self.tweets
+            newest_first = [t for t in reversed(visible) if not since or int(t["id"]) > int(since)]
+            tweets = newest_first[start:start + limit]
+            more = start + limit < len(newest_first)
         for n, tweet in enumerate(tweets):
             item: dict[str, Any] = {"id": tweet["id"], "edit_history_tweet_ids": [tweet["id"]]}
             text, urls = _wrap_links(tweet["text"], n)
@@ -153,6 +162,8 @@ class FakeX(FakeServer):
                 item["referenced_tweets"] = [{"type": "replied_to", "id": tweet["reply_to"]}]
             data.append(item)
         body: dict[str, Any] = {"meta": {"result_count": len(data)}}
+        if more:
+            body["meta"]["next_token"] = str(start + limit)
         if data:
             body["data"] = data
             body["meta"].update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])

@@ -20,8 +20,10 @@ def test_nothing_is_claimed_before_it_is_due(store: Store) -> None:
 
 
 def test_items_are_claimed_in_due_order_and_each_once(store: Store) -> None:
-    late = store.enqueue(new_item("late.txt"), at=at(3), now=T0).item.id
-    slotted = [store.enqueue(new_item(f"{i}.txt"), schedule=Hourly(), now=T0).item.id for i in range(3)]
+    # One account each: an account's threads are claimed one at a time (see the account tests).
+    late = store.enqueue(new_item("late.txt", account="acc-late"), at=at(3), now=T0).item.id
+    slotted = [store.enqueue(new_item(f"{i}.txt", account=f"acc-{i}"), schedule=Hourly(), now=T0).item.id
+               for i in range(3)]
     claimed = []
     while (item := store.claim_due(at(5), "n", LEASE)) is not None:
         claimed.append(item.id)
@@ -62,7 +64,7 @@ def test_renewing_keeps_the_item(store: Store) -> None:
 
 
 def test_release_gives_items_back_at_once(store: Store) -> None:
-    ids = [store.enqueue(new_item(f"{i}.txt"), at=at(0.5), now=T0).item.id for i in range(3)]
+    ids = [store.enqueue(new_item(f"{i}.txt", account=f"acc-{i}"), at=at(0.5), now=T0).item.id for i in range(3)]
     a = store.claim_due(at(0.5), "node-1", LEASE)
     store.claim_due(at(0.5), "node-1", LEASE)
     assert store.release(a.id, "node-1", now=at(0.5)) is True
@@ -120,7 +122,8 @@ def test_campaign_filter_leaves_other_campaigns_alone(store: Store) -> None:
 
 def test_concurrent_claimers_share_the_work_without_overlap(make_store) -> None:
     setup = make_store()
-    ids = {setup.enqueue(new_item(f"{i}.txt"), at=at(0.5), now=T0).item.id for i in range(40)}
+    ids = {setup.enqueue(new_item(f"{i}.txt", account=f"acc-{i % 10}"), at=at(0.5), now=T0).item.id
+           for i in range(40)}
     claimed: dict[str, list[int]] = {}
 
     def worker(name: str) -> None:
@@ -128,6 +131,8 @@ def test_concurrent_claimers_share_the_work_without_overlap(make_store) -> None:
         mine = claimed.setdefault(name, [])
         while (item := store.claim_due(at(1), name, LEASE)) is not None:
             mine.append(item.id)
+            for post in item.posts:  # publish it, which frees its account for the next claim
+                store.record_post(item.id, post.index, f"{item.id}-{post.index}", None, at(1), now=at(1))
 
     threads = [threading.Thread(target=worker, args=(f"node-{i}",)) for i in range(4)]
     for t in threads:
@@ -164,3 +169,98 @@ def test_due_item_lookup_uses_an_index_on_postgresql(store: Store) -> None:
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {compiled}")))
     assert "ix_items_ready" in plan, plan
+
+
+def test_one_account_publishes_one_thread_at_a_time_whatever_the_claimers(make_store) -> None:
+    """Four claimers (nodes) on one account: a second thread of the account is never claimed
+    while the first is being published; once published, the next one goes."""
+    setup = make_store()
+    ids = {setup.enqueue(new_item(f"{i}.txt"), at=at(0.5), now=T0).item.id for i in range(12)}
+    guard = threading.Lock()
+    active = [0]
+    peak = [0]
+    done: list[int] = []
+
+    def worker(name: str) -> None:
+        store = make_store()
+        idle = 0
+        while idle < 50 and len(done) < len(ids):
+            item = store.claim_due(at(1), name, LEASE)
+            if item is None:
+                idle += 1
+                continue
+            with guard:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            for post in item.posts[:-1]:
+                store.record_post(item.id, post.index, f"{item.id}-{post.index}", None, at(1), now=at(1))
+            with guard:
+                active[0] -= 1  # before the last record commits: nobody can claim until it does
+                done.append(item.id)
+            last = item.posts[-1]
+            store.record_post(item.id, last.index, f"{item.id}-{last.index}", None, at(1), now=at(1))
+
+    threads = [threading.Thread(target=worker, args=(f"node-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
+    assert sorted(done) == sorted(ids)
+
+
+def test_a_taken_over_thread_resumes_before_new_threads_of_its_account(store: Store) -> None:
+    first = store.enqueue(new_item("first.txt"), at=at(0.5), now=T0).item.id
+    claimed = store.claim_due(at(0.5), "node-1", LEASE)
+    assert claimed is not None and claimed.id == first
+    store.record_post(first, 1, "r1", None, at(0.5), now=at(0.5))
+    # node-1 dies; meanwhile newer threads of the account became due before its lease ran out.
+    newer = [store.enqueue(new_item(f"n{i}.txt"), at=at(0.5) + timedelta(seconds=i + 1), now=T0).item.id
+             for i in range(3)]
+    assert store.claim_due(at(0.5) + LEASE / 2, "node-2", LEASE) is None  # the account is busy
+    taken = store.claim_due(at(0.5) + LEASE, "node-2", LEASE)
+    assert taken is not None and taken.id == first and taken.next_post.index == 2
+    assert newer  # the newer ones wait for it
+
+
+def test_next_due_at_waits_for_a_busy_account_instead_of_spinning(store: Store) -> None:
+    store.enqueue(new_item("a.txt"), at=at(0.5), now=T0)
+    store.enqueue(new_item("b.txt"), at=at(0.5), now=T0)
+    store.claim_due(at(0.5), "node-1", LEASE)
+    # b is due, but its account is busy: wake when the busy thread's lease would run out.
+    assert store.next_due_at(at(0.5)) == at(0.5) + LEASE
+
+
+def test_concurrent_batches_sharing_accounts_never_deadlock(make_store) -> None:
+    """Batches listing the same accounts in opposite orders, enqueued at once: every one lands
+    (PostgreSQL would deadlock if each batch locked its accounts in its own order)."""
+    accounts = [f"acc-{n}" for n in range(4)]
+    errors: list[BaseException] = []
+    stores = [make_store() for _ in range(6)]
+
+    def worker(n: int) -> None:
+        order = accounts if n % 2 else list(reversed(accounts))
+        batch = [(new_item(f"w{n}-{a}.txt", account=a, campaign=f"c{n}"), Hourly()) for a in order]
+        try:
+            for round_ in range(3):
+                stores[n].enqueue_many([(replace_source(new, round_), s) for new, s in batch], now=T0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    items = stores[0].list_items()
+    assert len(items) == 6 * 4 * 3
+    for account in accounts:  # and the slots stay unique per account
+        slots = [i.slot_at for i in items if i.account == account]
+        assert len(slots) == len(set(slots))
+
+
+def replace_source(new, round_: int):  # noqa: ANN001, ANN201
+    from dataclasses import replace
+
+    return replace(new, source=f"{new.source}-{round_}")

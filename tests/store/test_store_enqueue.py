@@ -110,10 +110,14 @@ def test_failed_article_same_hash_is_duplicate_changed_one_replaces_it(store: St
     assert store.get_item(first.item.id).state == ItemState.CANCELLED
 
 
-def test_cancelled_article_can_be_enqueued_again(store: Store) -> None:
+def test_a_cancel_sticks_unless_forced(store: Store) -> None:
     first = store.enqueue(new_item(), schedule=Hourly(), now=T0)
     store.cancel(first.item.id, now=T0)
-    out = store.enqueue(new_item(), schedule=Hourly(), now=T0)
+    for content_hash in ("hash-1", "hash-2"):  # the same article, or an edited one
+        again = store.enqueue(new_item(content_hash=content_hash), schedule=Hourly(), now=T0)
+        assert again.action == "cancelled" and again.item.id == first.item.id
+        assert "was cancelled" in again.message and "--force" in again.message
+    out = store.enqueue(new_item(), schedule=Hourly(), now=T0, force=True)
     assert out.action == "queued" and out.item.id != first.item.id
     assert out.item.slot_at == first.item.slot_at  # the cancelled item's slot was freed
 
