@@ -95,20 +95,25 @@ class Article:
     cw: str | None = None
     path: str | None = None
     content_hash: str = field(default="", compare=False)
+    # How `lang` was decided: "given", "front matter", "detected", "keywords label", "campaign".
+    lang_source: str | None = field(default=None, compare=False)
 
     @property
     def body(self) -> str:
         return "\n\n".join(self.paragraphs)
 
 
-def parse_article(text: str, *, path: str | None = None, default_lang: str | None = None) -> Article:
+def parse_article(text: str, *, path: str | None = None, default_lang: str | None = None,
+                  lang: str | None = None) -> Article:
     """Parse article text; raise `bot.errors.BadInput` naming `path` on bad input.
 
     The text is NFC-normalised first; a leading BOM is dropped and CRLF/CR become LF.
     `content_hash` is the sha256 (hex) of that normalised text, so an edit changes it but
     re-saving with other line endings does not. Media paths are resolved relative to the
-    directory of `path` (to the current directory without one). The language is the front
-    matter's `lang`, else `default_lang`, else the one its keywords label implies, else None.
+    directory of `path` (to the current directory without one). The language is `lang` (an
+    explicit choice, `preview --lang`), else the front matter's `lang`, else the body's language
+    when the offline detector is confident (bot.language), else the one its keywords label
+    implies, else `default_lang` (the campaign's), else None.
     Errors are one line: `<path>: <problem>` or `<path>:<line>: <problem>`.
     """
     name = str(path) if path is not None else "<article>"
@@ -134,13 +139,15 @@ def parse_article(text: str, *, path: str | None = None, default_lang: str | Non
     if not paragraphs:
         raise BadInput(f"{name}: empty body")
 
+    chosen_lang, lang_source = _choose_lang(lang, meta.get("lang"), paragraphs, label_lang, default_lang)
     return Article(
         paragraphs=paragraphs,
         hashtags=_dedup([*meta.get("hashtags", ()), *trailing_tags]),
         keywords=_dedup([*meta.get("keywords", ()), *trailing_keywords]),
         title=meta.get("title"),
         url=meta.get("url"),
-        lang=meta.get("lang") or default_lang or label_lang,
+        lang=chosen_lang,
+        lang_source=lang_source,
         media=tuple(meta.get("media", ())),
         cw=meta.get("cw"),
         path=str(path) if path is not None else None,
@@ -148,7 +155,26 @@ def parse_article(text: str, *, path: str | None = None, default_lang: str | Non
     )
 
 
-def load_article(path: str | Path, *, default_lang: str | None = None) -> Article:
+def _choose_lang(given: str | None, front: str | None, paragraphs: tuple[str, ...], label: str | None,
+                 default: str | None) -> tuple[str | None, str | None]:
+    """(language, how it was decided), in the order of `parse_article`; the detector runs only if needed."""
+    if given:
+        return given, "given"
+    if front:
+        return front, "front matter"
+    from bot.language import detect_language
+
+    detected = detect_language("\n".join(paragraphs))
+    if detected:
+        return detected, "detected"
+    if label:
+        return label, "keywords label"
+    if default:
+        return default, "campaign"
+    return None, None
+
+
+def load_article(path: str | Path, *, default_lang: str | None = None, lang: str | None = None) -> Article:
     """Read and parse an article file; raise `BadInput` for unreadable, binary, non-UTF-8 or oversize files.
 
     The size is checked before the file is read, so a huge file costs nothing.
@@ -173,7 +199,7 @@ def load_article(path: str | Path, *, default_lang: str | None = None) -> Articl
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{name}: not UTF-8 (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-    return parse_article(text, path=name, default_lang=default_lang)
+    return parse_article(text, path=name, default_lang=default_lang, lang=lang)
 
 
 # --- binary detection -------------------------------------------------------------------------

@@ -226,6 +226,57 @@ class RetryPolicy(_Section):
         return min(self.maximum, self.initial * (2 ** min(attempt - 1, 40)))
 
 
+# --- notifications and together (issue 11) ---------------------------------------------------
+
+NOTIFY_EVENTS = ("failed", "needs_review", "account_paused", "published", "daemon_stopped", "awaiting_review")
+DEFAULT_NOTIFY_EVENTS = ("failed", "needs_review", "account_paused", "daemon_stopped")
+# Query parameters of an Apprise URL that carry secrets; their value must be a ${VAR}.
+_SECRET_PARAM = re.compile(r"(?:^|[?&])(?:token|key|apikey|api_key|secret|password|pass|pwd|auth)=([^&]*)", re.I)
+# A path part that looks like a token (long, mixing letters and digits): Slack, Discord, ntfy…
+_TOKENISH = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
+
+
+def _notify_url(value: str) -> str:
+    """An Apprise URL whose secret parts are ${VAR}s (never echoed: it may hold the secret)."""
+    url = value.strip()
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", url) and not _ENV_REF.fullmatch(url):
+        raise ValueError("expected an Apprise URL such as json://host/path, mailto://…, ntfy://…")
+    if _ENV_REF.fullmatch(url):
+        return url
+    rest = url.split("://", 1)[1]
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    if password and not _ENV_REF.fullmatch(password):
+        raise ValueError("literal secret (password) in the URL; use ${VAR}")
+    for match in _SECRET_PARAM.finditer(rest):
+        if match.group(1) and not _ENV_REF.fullmatch(match.group(1)):
+            raise ValueError("literal secret (query parameter) in the URL; use ${VAR}")
+    for part in _ENV_REF.sub("", rest).split("/"):
+        if _TOKENISH.fullmatch(part.split("?", 1)[0]):
+            raise ValueError("part of the URL looks like a literal token; use ${VAR}")
+    return url
+
+
+NotifyUrl = Annotated[str, AfterValidator(_notify_url)]
+
+
+class NotifySection(_Section):
+    """`notify`: Apprise URLs, the events wanted, and the window in which a burst makes one message."""
+
+    urls: Annotated[list[NotifyUrl], BeforeValidator(_one_or_many), Field(min_length=1)]
+    events: Annotated[list[Literal[NOTIFY_EVENTS]], BeforeValidator(_one_or_many)] = list(DEFAULT_NOTIFY_EVENTS)  # type: ignore[valid-type]
+    group: Duration = timedelta(seconds=30)
+
+
+def _together(value: object) -> object:
+    """`together: true` (same time exactly), `false`, or a tolerance such as `15m`."""
+    if value is True:
+        return timedelta(0)
+    if value is False or value is None:
+        return None
+    return _duration(value)
+
+
 class CampaignSection(_Section):
     """The top level of a campaign file. Accounts are checked per platform (see `_ACCOUNT_MODELS`)."""
 
@@ -238,6 +289,8 @@ class CampaignSection(_Section):
     format: dict[str, FormatSection] = {}
     grace: Duration = timedelta(hours=1)
     retry: RetryPolicy = RetryPolicy()
+    notify: NotifySection | None = None
+    together: Annotated[timedelta | None, BeforeValidator(_together)] = None
 
 
 class AccountSection(_Section):
@@ -307,6 +360,9 @@ class BlueskyAccount(AccountSection):
 class DryrunAccount(AccountSection):
     as_: Literal["x", "mastodon", "bluesky"] | None = Field(None, alias="as")
     output: str | None = None
+    # How long each simulated platform call takes (rehearsals, benchmarks): real platforms answer
+    # in 100-500 ms, which is what bounds a thread's publishing time, not the CPU.
+    latency: Duration | None = None
 
 
 class PluginAccount(AccountSection):
@@ -378,15 +434,22 @@ class Account:
         result: dict[str, str] = {}
         if "credentials" in self.credential_refs:
             result.update(self._from_file())
+        unset: list[str] = []
+        empty: list[str] = []
         for key, ref in self.credential_refs.items():
             if key == "credentials":
                 continue
             var = ref[2:-1]
             value = env.get(var)
             if not value:
-                state = "is empty" if value == "" else "is not set"
-                raise BadInput(f"account {self.name}: environment variable {var} {state}")
+                (empty if value == "" else unset).append(var)
+                continue
             result[key] = clean_secret(value, f"account {self.name}: environment variable {var}")
+        if unset or empty:  # every one at once: fixing them one run at a time is a slow way to learn
+            parts = [f"environment variable{'s' if len(names) > 1 else ''} {', '.join(names)} "
+                     f"{'are' if len(names) > 1 else 'is'} {state}"
+                     for names, state in ((unset, "not set"), (empty, "empty")) if names]
+            raise BadInput(f"account {self.name}: {'; '.join(parts)}")
         return result
 
     def definition(self) -> tuple[Any, ...]:
@@ -461,6 +524,9 @@ class Campaign:
     grace: timedelta
     retry: RetryPolicy
     format: Mapping[str, FormatSection] = field(default_factory=dict)
+    # `notify:` (None: no notifications) and `together:` (None: each account its own next slot).
+    notify: NotifySection | None = None
+    together: timedelta | None = None
 
     def format_options(self, platform_name: str) -> Any:
         """`bot.formatter.FormatOptions` for `platform_name`: its defaults, then this campaign's
@@ -719,7 +785,7 @@ def _build(path: Path, section: CampaignSection, raw_accounts: Mapping[str, Acco
     return Campaign(
         name=section.name, path=path, timezone=tz, lang=section.lang, accounts=accounts,
         sources=sources, schedule=schedule, grace=section.grace, retry=section.retry,
-        format=dict(section.format),
+        format=dict(section.format), notify=section.notify, together=section.together,
     )
 
 

@@ -33,6 +33,11 @@ class AccountSchedule:
     def next_slot(self, after: datetime) -> datetime:
         return self._schedule.next_slot(after, self._account)
 
+    @property
+    def offset(self):  # noqa: ANN201 - a timedelta
+        """The account's offset from the campaign's slots (`together` compares slots without it)."""
+        return getattr(self._account, "offset", None)
+
 
 def headline(article, width: int = 80) -> str:  # noqa: ANN001
     """A title for listings when the article has none: the start of its body, cut at a word."""
@@ -60,6 +65,21 @@ MEDIA_LIMITS: dict[str, tuple[int, int, int]] = {
 }
 
 
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def image_kind(path) -> str | None:  # noqa: ANN001
+    """`png`, `jpeg`, `gif` or `webp` from the file's first bytes; None for anything else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
 def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
     """The article's media as stored with the item: path, alt and sha256 (checked before posting).
 
@@ -76,6 +96,9 @@ def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
         path = media.path
         if not path.is_file():
             raise BadInput(f"{where}: media file {path} does not exist")
+        kind = image_kind(path)
+        if kind is None:
+            raise BadInput(f"{where}: media file {path} is not an image (PNG, JPEG, GIF or WebP)")
         size = path.stat().st_size
         if size > max_bytes:
             raise BadInput(f"{where}: media file {path} is {size:,} bytes; {profile} takes at most {max_bytes:,}")
@@ -108,7 +131,7 @@ def iter_enqueue(
     stored in one transaction, so bad input or a failure leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
     exactly what will go out. With `dry_run`, the store says what it would do and keeps nothing.
     """
-    from bot.formatter import format_thread
+    from bot.format_check import format_checked
     from bot.store import NewItem
 
     selected = _select_accounts(campaign, accounts)
@@ -117,7 +140,7 @@ def iter_enqueue(
         article = source_article.article
         for account in selected:
             platform = platform_for(account)
-            thread = format_thread(article, platform, campaign.format_options(account.profile))
+            thread = format_checked(article, platform, campaign.format_options(account.profile))
             new = NewItem(
                 campaign=campaign.name,
                 account=account.name,
@@ -127,7 +150,8 @@ def iter_enqueue(
                 title=article.title or headline(article),
                 posts=[post.text for post in thread.posts],
                 media=media_entries(article, account.profile),
-                options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url},
+                options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url,
+                         "quiet_hours": [q.text for q in campaign.schedule.quiet_hours]},
                 lang=article.lang,
             )
             planned.append((new, account, len(thread.posts)))
@@ -139,6 +163,7 @@ def iter_enqueue(
         now=now,
         force=force,
         dry_run=dry_run,
+        together=getattr(campaign, "together", None),
     )
     for (new, _, count), outcome in zip(planned, outcomes):
         yield EnqueueReport(

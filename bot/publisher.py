@@ -145,6 +145,8 @@ class AdapterPool:
         # account name -> (the account's definition when built, adapter, its secret values)
         self._adapters: dict[str, tuple[Any, Adapter, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
+        # Optional view of each adapter handed out (the daemon's metrics time the platform calls).
+        self.wrap: Callable[[Adapter, Any], Adapter] | None = None
         quiet_credential_loggers()
 
     def get(self, account: Any) -> Adapter:
@@ -158,7 +160,7 @@ class AdapterPool:
                 adapter, secrets = self._build(account)
                 entry = (definition, adapter, secrets)
                 self._adapters[account.name] = entry
-            return entry[1]
+        return self.wrap(entry[1], account) if self.wrap is not None else entry[1]
 
     def secrets(self, account_name: str) -> tuple[str, ...]:
         """The credential values read for the account (to redact them from messages); () if none."""
@@ -286,13 +288,19 @@ class Publisher:
         media_ids: tuple[str, ...] | None = None
         spacing = campaign.schedule.spacing
         todo = [post for post in item.posts if post.state != PostState.POSTED]
+        # The post already written ahead (marked unknown) in the same commit as the previous
+        # record: with no spacing, one durable commit per post (Store.record_and_continue).
+        premarked: int | None = None
         for number, post in enumerate(todo):
             # One renewal per post, covering the wait too, so that no other node takes the thread
-            # in the middle (it also tells at once when one did: LeaseLost).
-            if number:  # the claim that handed us the item set a fresh lease for the first post
+            # in the middle (it also tells at once when one did: LeaseLost). The claim that handed
+            # us the item set a fresh lease for the first post; record_and_continue renews it.
+            if number and premarked is None:
                 self.store.renew_lease(item.id, self.holder, self.lease + spacing)
             if number and self.stop.wait(spacing.total_seconds()):
                 # A stop request cuts the wait short; the rest of the thread continues later.
+                if premarked is not None:
+                    self.store.mark_not_sent(item.id, premarked, self.holder)
                 self.store.release(item.id, self.holder)
                 return PublishResult(item.id, "stopped", "stopping; the thread continues later")
             in_doubt = was_in_doubt = post.state == PostState.UNKNOWN
@@ -305,7 +313,8 @@ class Publisher:
                         media_ids = self._upload_media(adapter, item)
                     outgoing = self._outgoing(item, post, account, media_ids if post.index == 1 else None)
                     try:
-                        ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt)
+                        ref = self._send(adapter, item, post, outgoing, reply_to, in_doubt=in_doubt,
+                                         written_ahead=premarked == post.index)
                     except Rejected as refused:
                         if not (was_in_doubt and refused.reason == "duplicate"):
                             raise
@@ -339,7 +348,15 @@ class Publisher:
                           exc_info=log.isEnabledFor(logging.DEBUG))
                 surprise = OutcomeUnknown(f"unexpected {cause}", platform=item.platform)
                 return self._failed(item, post, surprise, campaign, unknown=True)
-            self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock(), fetch=False)
+            following = todo[number + 1] if number + 1 < len(todo) else None
+            premarked = None
+            if not spacing and (following is None or following.state == PostState.PENDING) and \
+                    self.store.record_and_continue(item.id, post.index, ref.id, ref.url, self._clock(),
+                                                   holder=self.holder, lease=self.lease,
+                                                   next_index=following.index if following else None):
+                premarked = following.index if following else None
+            else:
+                self.store.record_post(item.id, post.index, ref.id, ref.url, self._clock(), fetch=False)
             self._remember_rate_limit(item, adapter)
             log.info("posted %s/%s of item %s (%s) → %s", post.index, len(item.posts), item.id, item.account,
                      ref.url or ref.id)
@@ -395,13 +412,15 @@ class Publisher:
             f"--posted URL`", unknown=True)
 
     def _send(self, adapter: Adapter, item: Item, post: PostRow, outgoing: OutgoingPost,
-              reply_to: RemoteRef | None, *, in_doubt: bool) -> RemoteRef:
-        """Post once, never twice: mark the post `unknown` (durably) before the request.
+              reply_to: RemoteRef | None, *, in_doubt: bool, written_ahead: bool = False) -> RemoteRef:
+        """Post once, never twice: mark the post `unknown` (durably) before the request
+        (`written_ahead`: already done, in the commit that recorded the previous post).
 
         A failure that certainly did not apply the request makes the post pending again, unless
         an earlier request is still `in_doubt` (then it stays unknown for the next attempt).
         """
-        self.store.mark_sending(item.id, post.index, self.holder)
+        if not written_ahead:
+            self.store.mark_sending(item.id, post.index, self.holder)
         try:
             return adapter.publish(outgoing, reply_to)
         except OutcomeUnknown:

@@ -29,6 +29,8 @@ from bot.store import Store, StoreUnavailable
 log = logging.getLogger("crieur.daemon")
 
 SWEEP_INTERVAL = timedelta(seconds=30)
+# Publishing workers when `--workers` is not given: one per account due, up to this many.
+MAX_WORKERS = 256
 # Back-off while the store is unavailable: first retry after 1 s, doubling up to 30 s.
 _OUTAGE_FIRST_RETRY = 1.0
 _OUTAGE_MAX_RETRY = 30.0
@@ -69,6 +71,17 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return 1 if (self.failed or self.needs_review) else 0
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def make_holder() -> str:
@@ -132,8 +145,10 @@ class Daemon:
         sweep: timedelta = SWEEP_INTERVAL,
         holder: str | None = None,
         clock: Callable[[], datetime] | None = None,
-        workers: int = 8,
+        workers: int | None = None,
         keep_history: timedelta | None = None,
+        notifier: Any = None,
+        metrics: Any = None,
         store_gone: Callable[[], str | None] | None = None,
         stop_grace: float = 15.0,
     ) -> None:
@@ -150,13 +165,22 @@ class Daemon:
         self.publisher = Publisher(
             store, self.campaigns, pool, holder=self.holder, lease=lease, stop=self.stop_event, clock=self._clock
         )
-        self.workers = workers
+        # One worker thread per account due, created as they are needed (the executor starts a
+        # thread per task in flight): publishing waits on the platforms, not on the CPU, so 40
+        # accounts due at once publish side by side. `workers` caps it.
+        self.workers = workers or MAX_WORKERS
         self.keep_history = keep_history
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
+        self.notifier = notifier  # bot.notify.Notifier, or None
+        self.metrics = metrics  # bot.metrics.Metrics, or None
+        if metrics is not None:
+            pool.wrap = metrics.wrap
+        self._last_tick = _monotonic()
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="publish")
         self._in_flight: dict[str, Future[None]] = {}
         self._dispatch_lock = threading.RLock()
         self._idle = threading.Condition(self._dispatch_lock)
         self._scheduler: Any = None
+        self._once = False
         # `store_gone()` says why the store itself is gone (file or directory removed or
         # replaced), or None; the daemon then stops with exit code 1.
         self._store_gone = store_gone or (lambda: None)
@@ -223,7 +247,7 @@ class Daemon:
     # -- publishing --------------------------------------------------------------------------
 
     def publish_due(self) -> None:
-        """Start publishing every item due now: one worker thread per account, up to `workers`.
+        """Start publishing every item due now: one worker thread per account due, up to `workers`.
 
         An account's threads go out one after another (spacing, reply chains, its rate limit);
         different accounts publish side by side, so one long thread never makes another
@@ -311,9 +335,15 @@ class Daemon:
     def _publish_one(self, item: Any) -> None:
         fault: StoreUnavailable | None = None
         try:
+            if self.metrics is not None and item.posted_count == 0:
+                self.metrics.lateness.observe(
+                    max(0.0, (self._clock() - max(item.due_at, item.next_attempt_at)).total_seconds()))
             result = self.publisher.publish(item)
             with self._dispatch_lock:
                 self.report.add(result)
+            self._notify(item, result)
+            if self.metrics is not None:
+                self._observe(item, result)
         except StoreUnavailable as error:
             # Not the thread's fault: it keeps its attempts; what was written ahead is settled on resume.
             fault = error
@@ -341,13 +371,100 @@ class Daemon:
         elif not self.stop_event.is_set():
             self._arm()
 
+    def _observe(self, item: Any, result: PublishResult) -> None:
+        """Count the run in the metrics; never raises (a store hiccup must not touch publishing)."""
+        try:
+            rate_limited = result.outcome == "paused" and self.store.account_state(item.account).paused_until is not None
+            self.metrics.observe_result(item, result, rate_limited)
+        except Exception:
+            log.debug("metrics not updated", exc_info=True)
+
+    def _notify(self, item: Any, result: PublishResult) -> None:
+        """Tell the notifier what needs a person (or what went out); never raises."""
+        if self.notifier is None:
+            return
+        try:
+            from bot.notify import Event
+
+            label = f"item {item.id} ({item.campaign}/{item.account}, \"{_short(item.title)}\")"
+            kind, fix = None, ""
+            if result.outcome == "failed":
+                kind, fix = "failed", f"crieur queue show {item.id}, then crieur queue retry {item.id}"
+            elif result.outcome == "needs_review":
+                kind = "needs_review"
+                fix = (f"crieur queue show {item.id}, then crieur queue retry {item.id} (or resolve / cancel)")
+            elif result.outcome == "published":
+                kind = "published"
+            elif result.outcome == "paused" and self.store.account_state(item.account).paused_until is None:
+                kind = "account_paused"
+                fix = f"crieur accounts check CAMPAIGN, then crieur accounts resume {item.account}"
+            if kind is None:
+                return
+            message = result.message or ("all posts out" if kind == "published" else "")
+            self.notifier.emit(Event(kind=kind, campaign=item.campaign, summary=f"{label} {kind.replace('_', ' ')}: "
+                                     f"{message}", fix=fix, item_id=item.id, account=item.account))
+        except Exception:  # a notification problem must never touch publishing
+            log.debug("notification not queued", exc_info=True)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no item is being published; False if `timeout` passed first."""
         with self._dispatch_lock:
             return self._idle.wait_for(lambda: not self._in_flight, timeout)
 
+    def register(self) -> None:
+        """Record this daemon in the store (node, pid, since when) for `crieur status`."""
+        from bot import __version__
+
+        info = {"dry_run": self.pool.dry_run, "once": self._once,
+                "campaigns": sorted(self.campaigns), "version": __version__}
+        try:
+            self.store.daemon_started(self.holder, socket.gethostname(), os.getpid(), info)
+        except CrieurError as error:  # status is a convenience: never a reason not to publish
+            log.warning("could not record this daemon in the store: %s", error)
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, why) for `/healthz`: the scheduler loop runs (or a --once pass is on) and the store answers."""
+        if self.stop_event.is_set():
+            return False, "stopping"
+        if not self._once:
+            scheduler = self._scheduler
+            if scheduler is None or not scheduler.running:
+                return False, "scheduler loop not running"
+            from bot.store.daemons import HEARTBEAT_INTERVAL
+
+            if _monotonic() - self._last_tick > 3 * HEARTBEAT_INTERVAL.total_seconds():
+                return False, "scheduler loop stalled"
+        try:
+            self.store.due_count()
+        except Exception as error:
+            return False, f"store not answering: {type(error).__name__}"
+        return True, "ok"
+
+    def heartbeat(self) -> None:
+        """Say in the store that this daemon is alive (every HEARTBEAT_INTERVAL)."""
+        self._last_tick = _monotonic()
+        try:
+            self.store.daemon_heartbeat(self.holder)
+        except Exception as error:  # the store may be briefly unreachable; the next beat retries
+            log.warning("heartbeat not recorded: %s", error)
+
+    def unregister(self) -> None:
+        """Record that this daemon stopped (an orderly stop; a killed one just stops beating)."""
+        try:
+            self.store.daemon_stopped(self.holder)
+        except Exception as error:
+            log.warning("could not record this daemon's stop in the store: %s", error)
+
     def run_once(self) -> int:
         """`--once`: publish what is due now, wait for it, return 0 or 1 (failed/needs_review)."""
+        self._once = True
+        self.register()
+        try:
+            return self._run_once()
+        finally:
+            self.unregister()
+
+    def _run_once(self) -> int:
         log.info(self.startup_summary())
         self.publish_due()
         self.wait_idle()
@@ -481,6 +598,8 @@ class Daemon:
             return
         self.campaigns.clear()
         self.campaigns.update(campaigns)  # the publisher shares this mapping
+        if self.notifier is not None:
+            self.notifier.configure(campaigns.values())
         if self._scheduler is not None:
             for job in self._scheduler.get_jobs():
                 if job.id.startswith("poll:"):
@@ -503,6 +622,9 @@ class Daemon:
         from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
         from apscheduler.schedulers.blocking import BlockingScheduler
 
+        from bot.store.daemons import HEARTBEAT_INTERVAL
+
+        self.register()
         log.info(self.startup_summary())
         skipped = logging.getLogger("apscheduler.scheduler")
         if not any(isinstance(f, _SkippedPassFilter) for f in skipped.filters):
@@ -514,6 +636,8 @@ class Daemon:
         )
         self._scheduler = scheduler
         scheduler.add_job(self._job(self.sweep_now), "interval", seconds=self.sweep.total_seconds(), id="sweep")
+        scheduler.add_job(self._job(self.heartbeat), "interval", seconds=HEARTBEAT_INTERVAL.total_seconds(),
+                          id="heartbeat")
         if self.keep_history is not None:
             scheduler.add_job(self._job(self.prune_history), "interval", hours=24, id="prune")
         # Two stats every few seconds: a removed store is noticed before anyone starts another daemon.
@@ -533,6 +657,13 @@ class Daemon:
                             self.stop_grace)
             self._executor.shutdown(wait=False)
             self._release_on_stop()
+            self.unregister()
+            if self.notifier is not None:
+                from bot.notify import Event
+
+                self.notifier.emit(Event(kind="daemon_stopped", campaign=None,
+                                         summary=f"crieur run on {socket.gethostname()} (pid {os.getpid()}) stopped",
+                                         fix="start it again (systemctl start crieur) if the stop was not meant"))
 
     def _release_on_stop(self) -> None:
         """Release this daemon's leases for the other nodes, waiting a few seconds at most for a

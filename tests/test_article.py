@@ -152,8 +152,32 @@ def test_lang_front_matter_beats_default_and_label() -> None:
     assert parse(text, default_lang="en").lang == "de"
 
 
-def test_lang_default_beats_label_guess() -> None:
-    assert parse("Text.\nMots clés : a", default_lang="en").lang == "en"
+def test_lang_label_guess_beats_the_campaign_default() -> None:
+    assert parse("Text.\nMots clés : a", default_lang="en").lang == "fr"
+
+
+FRENCH = ("Le gouvernement a engagé mercredi sa responsabilité sur le projet de loi de finances, "
+          "en recourant à l'article 49.3 de la Constitution pour la troisième fois de la session.")
+GERMAN = ("Nach knapp drei Jahren Bauzeit ist der Radschnellweg zwischen Altenau und Kesselbach am "
+          "Samstag für den Verkehr freigegeben worden.")
+
+
+def test_the_body_language_beats_the_label_and_the_campaign() -> None:
+    assert parse(FRENCH, default_lang="en").lang == "fr"
+    assert parse(GERMAN + "\nKeywords: Radweg", default_lang="en").lang == "de"
+
+
+def test_explicit_lang_and_front_matter_beat_the_detector() -> None:
+    assert parse(FRENCH, lang="en", default_lang="de").lang == "en"
+    assert parse("---\nlang: fr-CA\n---\n" + GERMAN).lang == "fr-CA"
+
+
+def test_a_text_too_short_or_unclear_is_not_guessed() -> None:
+    from bot.language import detect_language
+
+    assert detect_language("OK merci") is None
+    assert parse("OK merci beaucoup.", default_lang="en").lang == "en"
+    assert detect_language(FRENCH) == "fr" and detect_language(GERMAN) == "de"
 
 
 def test_lang_tags_label_gives_no_guess() -> None:

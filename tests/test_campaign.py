@@ -320,6 +320,10 @@ def test_a_missing_variable_is_an_error_only_when_used(monkeypatch: pytest.Monke
     with pytest.raises(BadInput) as caught:
         c.accounts["desk-x"].credentials(env)
     assert str(caught.value) == "account desk-x: environment variable DESK_X_ACCESS_TOKEN is not set"
+    with pytest.raises(BadInput) as caught:  # every missing variable is named at once
+        c.accounts["desk-x"].credentials({"DESK_X_CONSUMER_KEY": "ck", "DESK_X_ACCESS_TOKEN": ""})
+    assert str(caught.value) == ("account desk-x: environment variables DESK_X_CONSUMER_SECRET, "
+                                 "DESK_X_ACCESS_TOKEN_SECRET are not set; environment variable DESK_X_ACCESS_TOKEN is empty")
     with pytest.raises(BadInput, match="DESK_MASTODON_TOKEN is empty"):
         c.accounts["desk-mastodon"].credentials({"DESK_MASTODON_TOKEN": ""})
     monkeypatch.setenv("DESK_MASTODON_TOKEN", "from-os-environ")

@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ class DryRunAdapter(Adapter):
     name = "dryrun"
     idempotent = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, latency: float = 0.0) -> None:
         self.path = path
+        self.latency = latency  # seconds each publish/upload waits, as a real platform's answer would
         self._lock = threading.Lock()
         # (idempotency key, reply target) -> fake id of every post in the file, read
         # incrementally: only the bytes appended since the last look (by any process) are parsed,
@@ -48,9 +50,13 @@ class DryRunAdapter(Adapter):
     def from_account(cls, settings: dict[str, Any], credentials: dict[str, str], *,
                      session: Any = None, timeout: float = 10.0,
                      state_dir: Path | None = None) -> DryRunAdapter:
-        return cls(Path(settings.get("path") or DEFAULT_PATH))
+        latency = settings.get("latency")
+        seconds = latency.total_seconds() if isinstance(latency, timedelta) else float(latency or 0)
+        return cls(Path(settings.get("path") or DEFAULT_PATH), latency=seconds)
 
     def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:
+        if self.latency:
+            time.sleep(self.latency)
         ref = RemoteRef(fake_id(post.idempotency_key), None)
         existing = self.find_existing(post, reply_to)
         if existing is not None:
@@ -67,7 +73,11 @@ class DryRunAdapter(Adapter):
             "visibility": post.visibility,
         }
         self._append(entry)
-        log.info("dry run: would post %s (reply to %s): %s", ref.id, entry["reply_to"] or "-", post.text)
+        media = getattr(self, "_uploaded", {})
+        shown = "".join(f" [media {media.get(m, (m, ''))[0]} (alt: {media.get(m, ('', ''))[1] or 'none'})]"
+                        for m in post.media_ids)
+        log.info("dry run: would post %s (reply to %s, lang %s)%s: %s", ref.id, entry["reply_to"] or "-",
+                 post.lang or "-", shown, post.text)
         return ref
 
     def upload_media(self, path: Path, alt: str) -> str:
@@ -77,6 +87,9 @@ class DryRunAdapter(Adapter):
         self._append({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "media_id": media_id, "path": str(path), "alt": alt})
         log.info("dry run: would upload %s (alt: %s)", path, alt)
+        if not hasattr(self, "_uploaded"):
+            self._uploaded: dict[str, tuple[str, str]] = {}
+        self._uploaded[media_id] = (path.name, alt)  # the post's log line names its media
         return media_id
 
     def verify(self) -> str:

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.commands.run", "publish queued threads when they are due (the daemon)"),
     "auth": ("bot.commands.auth", "authorise Crieur to post on an account (writes the credentials file)"),
     "accounts": ("bot.commands.accounts", "check credentials; see and lift account pauses"),
+    "status": ("bot.commands.status", "is a daemon running, what is queued and next, what needs a person"),
 }
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.commands.common import add_db_option, open_store_for
+from bot.commands.common import add_db_option, add_dry_run_option, open_store_for
 
 if TYPE_CHECKING:
     import requests
@@ -36,11 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = actions.add_parser("status", help="list the paused accounts, why, and until when")
     add_db_option(status)
+    add_dry_run_option(status)
     status.set_defaults(handler=run_status)
 
     resume = actions.add_parser("resume", help="lift an account's pause (e.g. after fixing its token)")
     resume.add_argument("name", metavar="NAME", help="the account name")
     add_db_option(resume)
+    add_dry_run_option(resume)
     resume.set_defaults(handler=run_resume)
 
 
@@ -128,8 +130,14 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from bot.errors import BadInput
+
     store = open_store_for(args, announce=True, must_exist=True)
     try:
+        known = _known_accounts(store)
+        if args.name not in known:
+            raise BadInput(f"no account named {args.name} in this store or in config/campaigns"
+                           + (f" (known: {', '.join(sorted(known))})" if known else ""))
         before = store.account_state(args.name)
         store.resume_account(args.name)
     finally:
@@ -139,3 +147,24 @@ def run_resume(args: argparse.Namespace) -> int:
     else:
         print(f"{args.name}: resumed (was paused: {before.pause_reason})")
     return 0
+
+
+def _known_accounts(store: Any) -> set[str]:
+    """Account names the store has seen (items, pauses) or config/campaigns/*.yaml defines."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from bot.store.schema import accounts, items
+
+    with store.engine.connect() as conn:
+        names = set(conn.execute(select(items.c.account).distinct()).scalars())
+        names |= set(conn.execute(select(accounts.c.account)).scalars())
+    for path in sorted(Path("config/campaigns").glob("*.y*ml")):
+        try:
+            from bot.campaign import load_campaign
+
+            names |= set(load_campaign(path).accounts)
+        except Exception:  # a broken file elsewhere does not decide this
+            continue
+    return names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands.common import add_db_option, open_store_for
+from bot.commands.common import add_db_option, add_dry_run_option, open_store_for, store_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--at", metavar="TIME", help="post at TIME (ISO 8601, campaign zone if no offset) or 'now'")
     parser.add_argument("--account", action="append", metavar="NAME", help="only this account (repeatable)")
     parser.add_argument("--force", action="store_true", help="queue again even if already queued or published")
-    parser.add_argument("--dry-run", action="store_true", help="say what would be queued; change nothing")
+    parser.add_argument("--check", action="store_true", help="say what would be queued; change nothing")
+    add_dry_run_option(parser, "queue into the dry-run store (queue/dryrun.db), which `crieur run --dry-run` serves")
     add_db_option(parser)
     parser.set_defaults(handler=run)
 
@@ -38,15 +39,15 @@ def run(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
     now = datetime.now(timezone.utc)
     at = parse_at(args.at, campaign.timezone, now=now) if args.at else None
-    if args.dry_run and _store_missing(args.db):
-        # A dry run changes nothing, not even by creating the store: it plays on an empty copy.
+    if args.check and _store_missing(store_option(args)):
+        # A check changes nothing, not even by creating the store: it plays on an empty copy.
         import tempfile
 
         from bot.store import open_store
 
         store = open_store(str(Path(tempfile.mkdtemp(prefix="crieur-dry-")) / "crieur.db"))
     else:
-        store = open_store_for(args, announce=not args.dry_run)
+        store = open_store_for(args, announce=not args.check)
     source_errors: list = []
     polled = None
     if args.articles:
@@ -57,14 +58,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         from bot.sources import campaign_articles
 
-        # Record what the sources yielded only once it is safely queued (and never on a dry run).
+        # Record what the sources yielded only once it is safely queued (and never on a check).
         polled = campaign_articles(campaign, store, commit=False)
         articles = list(polled)
         source_errors = list(polled.errors)
     reports = iter_enqueue(
-        campaign, store, articles, accounts=args.account, at=at, force=args.force, dry_run=args.dry_run, now=now
+        campaign, store, articles, accounts=args.account, at=at, force=args.force, dry_run=args.check, now=now
     )
-    would = "would be " if args.dry_run else ""
+    would = "would be " if args.check else ""
     verb = {"queued": f"{would}queued", "reformatted": f"{would}re-formatted in place",
             "duplicate": "already queued, nothing to do", "already_published": "already published, not posted again",
             "cancelled": "cancelled earlier, not queued again (--force to queue it)"}
@@ -74,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         when = format_local(report.due_at, campaign.timezone)
         ident = f"#{report.item_id} " if report.item_id is not None else ""
         print(f"{ident}{report.account}: {Path(report.source).name}: "
-              f"{verb.get(report.action, report.action)} ({report.posts} posts) for {when}")
-    if polled is not None and not args.dry_run:
+              f"{verb.get(report.action, report.action)} ({report.posts} post{'s' if report.posts != 1 else ''}) for {when}")
+    if polled is not None and not args.check:
         polled.commit()
     if args.articles and not args.dry_run:
         # The daemon's polling of `sources.files` must not queue these again for the accounts

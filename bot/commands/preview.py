@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--campaign", metavar="FILE", help="read format options and language from a campaign file")
     parser.add_argument("--limit", type=int, metavar="N", help="character limit override (e.g. 4000 for X Premium)")
-    parser.add_argument("--lang", help="article language when the article does not say")
+    parser.add_argument("--lang", help="post in this language, whatever the article says or seems to be")
     parser.add_argument("--numbering", choices=["suffix", "prefix", "thread", "none"])
     parser.add_argument("--link", choices=["first", "last", "none"])
     parser.add_argument("--max-posts", type=int, metavar="N")
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.article import load_article
     from bot.errors import BadInput
-    from bot.formatter import format_thread
+    from bot.format_check import format_checked
     from bot.platforms import get_platform
 
     for name in ("limit", "max_posts", "max_tags", "max_per_post", "max_tag_chars"):
@@ -53,14 +53,17 @@ def run(args: argparse.Namespace) -> int:
         from bot.campaign import load_campaign
 
         campaign = load_campaign(args.campaign)
-    default_lang = args.lang or (campaign.lang if campaign else None)
-    article = load_article(args.article, default_lang=default_lang)
+    article = load_article(args.article, lang=args.lang, default_lang=campaign.lang if campaign else None)
     threads = []
     for name in args.platforms or DEFAULT_PLATFORMS:
         overrides = {"limit": args.limit} if args.limit else {}
         platform = get_platform(name, **overrides)
         options = _options(args, name, campaign)
-        threads.append(format_thread(article, platform, options))
+        if article.media:
+            from bot.enqueue import media_entries
+
+            media_entries(article, name)  # a missing, non-image or oversize file: an error now, not at enqueue
+        threads.append(format_checked(article, platform, options))
     if args.json:
         import json
 
@@ -103,12 +106,15 @@ def _options(args: argparse.Namespace, platform: str, campaign: Any) -> Any:
 
 def _as_json(article: Any, threads: list[Any]) -> dict[str, Any]:
     return {
-        "article": {"path": article.path, "title": article.title, "lang": article.lang, "url": article.url},
+        "article": {"path": article.path, "title": article.title, "lang": article.lang,
+                    "lang_source": article.lang_source, "url": article.url},
         "threads": [
             {
                 "platform": thread.platform,
                 "limit": thread.limit,
-                "posts": [{"index": post.index, "text": post.text, "length": post.length} for post in thread.posts],
+                "lang": article.lang,  # the language tag the posts are sent with
+                "posts": [{"index": post.index, "text": post.text, "length": post.length,
+                           "media": _media_json(article) if post.index == 1 else []} for post in thread.posts],
                 "hashtags": {
                     "used": list(thread.hashtags_used),
                     "dropped": [{"tag": d.tag, "reason": d.reason} for d in thread.hashtags_dropped],
@@ -132,17 +138,32 @@ def _print_human(article: Any, threads: list[Any]) -> None:
         out.write(f"{header}{'─' * max(0, 72 - len(header))}\n")
         if title:
             out.write(f"   {title}\n")
+        out.write(f"   {_language_line(article)}\n")
         for post in thread.posts:
             out.write(f"\n[{post.index}/{count}]  {post.length}/{thread.limit}\n")
             if getattr(post, "cw", None):
                 out.write(f"CW: {post.cw}\n")  # shown first by Mastodon, and counted in the length
             out.write(platform.display(post.text) + "\n")
+            if post.index == 1:
+                for media in article.media:  # uploaded with the first post
+                    out.write(f"media: {media.path.name} (alt: {media.alt or 'none'})\n")
         out.write(f"\n{summary_line(thread)}\n")
         used = " ".join(f"#{tag}" for tag in thread.hashtags_used) or "none"
         out.write(f"hashtags used: {used}\n")
         for dropped in thread.hashtags_dropped:
             out.write(f"hashtag dropped: #{dropped.tag} ({dropped.reason})\n")
         out.write("\n")
+
+
+def _language_line(article: Any) -> str:
+    """`posted in: de (detected)` — the language tag the platform gets, and how it was chosen."""
+    if not article.lang:
+        return "posted in: no language tag (the article, the detector and the campaign do not say)"
+    return f"posted in: {article.lang} ({article.lang_source})" if article.lang_source else f"posted in: {article.lang}"
+
+
+def _media_json(article: Any) -> list[dict[str, str]]:
+    return [{"path": str(media.path), "alt": media.alt} for media in article.media]
 
 
 def break_summary(thread: Any) -> dict[str, int]:

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.commands.common import add_db_option, open_store_for
+from bot.commands.common import add_db_option, add_dry_run_option, open_store_for
 
 STATES = ["scheduled", "publishing", "published", "failed", "cancelled", "needs_review"]
 
@@ -30,15 +30,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=run_show)
 
     for name, help_text, handler in (
-        ("cancel", "cancel a thread that was not published", run_cancel),
+        ("cancel", "cancel a thread that was not published (or every thread of --article)", run_cancel),
         ("retry", "schedule a failed or needs_review thread again, due now", run_retry),
     ):
         action = actions.add_parser(name, help=help_text)
-        action.add_argument("id", type=int, metavar="ID")
+        if name == "cancel":
+            _add_target(action)
+        else:
+            action.add_argument("id", type=int, metavar="ID")
         action.set_defaults(handler=handler)
 
-    reschedule = actions.add_parser("reschedule", help="move a scheduled thread to another time")
-    reschedule.add_argument("id", type=int, metavar="ID")
+    reschedule = actions.add_parser("reschedule", help="move a scheduled thread (or every thread of --article) "
+                                    "to another time")
+    _add_target(reschedule)
+    reschedule.add_argument("--force", action="store_true",
+                            help="accept a time in the past or in the campaign's quiet hours")
     reschedule.add_argument("--at", required=True, metavar="TIME", help="ISO 8601 (campaign zone if no offset) or now")
     reschedule.set_defaults(handler=run_reschedule)
 
@@ -63,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for action in (listing, show, *actions.choices.values()):
         if not any(a.dest == "db" for a in action._actions):
             add_db_option(action)
+            add_dry_run_option(action)
 
 
 def _zone(item: Any) -> ZoneInfo:
@@ -88,8 +95,9 @@ def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict
         "state": item.state,
         "due_at": iso(item.due_at, zone),
         "attempts": item.attempts,
-        "next_attempt_at": iso(item.next_attempt_at, zone),
+        "next_attempt_at": iso(item.next_attempt_at, zone) if item.state in ("scheduled", "publishing") else None,
         "last_error": item.last_error,
+        "lang": item.lang,
     }
     if with_posts:
         data["attempts"] = [
@@ -102,6 +110,7 @@ def _item_json(item: Any, *, with_posts: bool, attempts: list[Any] = ()) -> dict
             }
             for attempt in attempts
         ]
+        data["media"] = [{"path": m.get("path"), "alt": m.get("alt", "")} for m in item.media]
         data["posts"] = [
             {
                 "index": post.index,
@@ -134,12 +143,17 @@ def run_list(args: argparse.Namespace) -> int:
     if not items:
         print("the queue is empty" if not (args.state or args.campaign) else "no matching items")
         return 0
+    table: list[tuple[str, ...]] = [("ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE")]
     for item in items:
         label = item.title or item.source
         # Threads of a paused account are kept, not failed: say why they wait.
         waits = " [account paused]" if item.account in paused and item.state == "scheduled" else ""
-        print(f"{item.id:>6}  {item.state:<12}  {format_local(item.due_at, _zone(item)):<22}  "
-              f"{item.campaign}/{item.account}{waits}  {label}")
+        table.append((str(item.id), str(item.state), format_local(item.due_at, _zone(item)),
+                     f"{item.campaign}/{item.account}{waits}", str(len(item.posts)), item.lang or "-", label))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        cells = [cell.rjust(widths[0]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])]
+        print("  ".join(cells + [line[-1]]).rstrip())
     if any(item.account in paused for item in items):
         print("\npaused accounts (see `crieur accounts status`):")
         for name in sorted({item.account for item in items if item.account in paused}):
@@ -149,6 +163,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
+    from pathlib import Path
 
     from bot.platforms import get_platform
     from bot.timefmt import format_local
@@ -166,7 +181,8 @@ def run_show(args: argparse.Namespace) -> int:
     if item.title:
         print(f"title: {item.title}")
     print(f"due: {format_local(item.due_at, zone)}   attempts: {item.attempts}")
-    if item.next_attempt_at:
+    print(f"posted in: {item.lang or 'no language tag'}")
+    if item.next_attempt_at and item.state in ("scheduled", "publishing") and item.next_attempt_at > item.due_at:
         print(f"next attempt: {format_local(item.next_attempt_at, zone)}")
     if item.last_error:
         print(f"last error: {item.last_error}")
@@ -185,6 +201,9 @@ def run_show(args: argparse.Namespace) -> int:
         where = f" → {post.url or post.remote_id}" if (post.url or post.remote_id) else ""
         print(f"\n[{post.index}/{total}] {post.state}{where}")
         print(display(post.text))
+        if post.index == 1:
+            for media in item.media:  # uploaded with the first post
+                print(f"media: {Path(media['path']).name} (alt: {media.get('alt') or 'none'})")
     print()
     print(_history_text(attempts, zone))
     return 0
@@ -207,10 +226,41 @@ def _history_text(attempts: list[Any], zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", type=int, nargs="?", metavar="ID", help="the item (or use --article)")
+    parser.add_argument("--article", metavar="PATH",
+                        help="every thread of this article (on all accounts) that is not published or cancelled")
+    parser.add_argument("--campaign", metavar="NAME", help="with --article: only in this campaign")
+
+
+def _targets(args: argparse.Namespace, store: Any) -> list[Any]:
+    """The items a cancel/reschedule acts on: ID, or the article's open threads (BadInput if none)."""
+    from pathlib import Path
+
+    from bot.errors import BadInput
+
+    if (args.id is None) == (args.article is None):
+        raise BadInput("give an item ID or --article PATH (one of them)")
+    if args.id is not None:
+        return [store.get_item(args.id)]
+    source = str(Path(args.article).resolve())
+    found = [i for i in store.list_items(campaign=args.campaign)
+             if i.source in (source, args.article) and i.state in ("scheduled", "failed", "needs_review")]
+    if not found:
+        raise BadInput(f"--article {args.article}: no thread of it is waiting in the queue "
+                       "(not queued, or already published or cancelled)")
+    return found
+
+
 def run_cancel(args: argparse.Namespace) -> int:
+    from bot.store import InvalidTransition
+
     store = open_store_for(args, announce=True, must_exist=True)
-    store.cancel(args.id)
-    print(f"item {args.id} cancelled")
+    for item in _targets(args, store):
+        if item.state == "cancelled":
+            raise InvalidTransition(f"item {item.id} is already cancelled")
+        store.cancel(item.id)
+        print(f"item {item.id} ({item.account}) cancelled")
     return 0
 
 
@@ -225,12 +275,47 @@ def run_reschedule(args: argparse.Namespace) -> int:
     from bot.timefmt import format_local, parse_at
 
     store = open_store_for(args, announce=True, must_exist=True)
-    item = store.get_item(args.id)
-    zone = _zone(item)
+    targets = _targets(args, store)
+    zone = _zone(targets[0])
     at = parse_at(args.at, zone)
-    store.reschedule(args.id, at)
-    print(f"item {args.id} rescheduled for {format_local(at, zone)}")
+    if not args.force:
+        _refuse_odd_time(args, targets[0], at, zone)
+    for item in targets:
+        store.reschedule(item.id, at)
+        print(f"item {item.id} ({item.account}) rescheduled for {format_local(at, zone)}")
     return 0
+
+
+def _refuse_odd_time(args: argparse.Namespace, item: Any, at: Any, zone: ZoneInfo) -> None:
+    """A time in the past, or in the campaign's quiet hours, is most likely a typo: BadInput unless --force."""
+    from datetime import datetime, timedelta, timezone
+
+    from bot.errors import BadInput
+    from bot.timefmt import format_local
+
+    now = datetime.now(timezone.utc)
+    if args.at.strip().lower() != "now" and at < now - timedelta(minutes=1):
+        raise BadInput(f"--at {args.at}: {format_local(at, zone)} is in the past; use --at now, or --force "
+                       "to post it at once as if it had been due then")
+    quiet = _quiet_hours_of(item)
+    local = at.astimezone(zone).replace(tzinfo=None)
+    for window in quiet:
+        if window.contains(local):
+            raise BadInput(f"--at {args.at}: {format_local(at, zone)} is in the campaign's quiet hours "
+                           f"({window.text}); pick another time, or --force")
+
+
+def _quiet_hours_of(item: Any) -> list[Any]:
+    """The quiet hours of the item's campaign, as stored with it at enqueue."""
+    from bot.schedule import QuietHours
+
+    windows = []
+    for text in (item.options or {}).get("quiet_hours") or []:
+        try:
+            windows.append(QuietHours.parse(text))
+        except ValueError:
+            continue
+    return windows
 
 
 def run_resolve(args: argparse.Namespace) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-from bot.commands.common import add_db_option
+from bot.commands.common import add_db_option, store_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="publish through the dry-run adapter into a separate store (queue/dryrun.db)")
     parser.add_argument("--once", action="store_true", help="publish what is due now, then exit")
     parser.add_argument("--lease", default="30s", metavar="DURATION", help="claim lease (default 30s)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="publish for at most N accounts at once (default: every account due, up to 256)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--metrics", metavar="HOST:PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz")
     parser.add_argument("--prune-history", default="90d", metavar="DURATION",
                         help="delete attempt history older than this (default 90d)")
     add_db_option(parser)
@@ -74,14 +79,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise BadInput(f"--lease/--prune-history: {error}") from None
 
-    db = args.db
-    if args.dry_run and not db:
-        # A dry run never marks a real item published: it has its own store, beside the real
-        # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
-        real = resolve_store_url(None)
-        beside = Path(real.split(":///", 1)[1]) if real.startswith("sqlite") else Path("queue/crieur.db")
-        db = str(beside.with_name("dryrun.db"))
-    url = resolve_store_url(db)
+    # A dry run never marks a real item published: it has its own store, beside the real
+    # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
+    url = resolve_store_url(store_option(args))
     watch = None
     if url.startswith("sqlite:///"):
         db_path = Path(url.split(":///", 1)[1].split("?", 1)[0])
@@ -99,8 +99,30 @@ def run(args: argparse.Namespace) -> int:
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
     pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path)
+    notifier = None
+    if any(c.notify is not None for c in campaigns):
+        from bot.notify import Notifier
+
+        notifier = Notifier(campaigns)
+    metrics = server = None
+    if args.metrics:
+        from bot.metrics import Metrics, parse_listen
+
+        try:
+            host, port = parse_listen(args.metrics)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        metrics = Metrics(store)
+    if args.workers is not None and args.workers < 1:
+        raise BadInput(f"--workers: must be at least 1, got {args.workers}")
     daemon = Daemon(store, lambda: load_campaigns(paths), pool=pool, lease=lease, keep_history=keep,
+                    notifier=notifier, metrics=metrics, workers=args.workers,
                     store_gone=watch.gone if watch else None, stop_grace=pool.timeout + 5)
+    if metrics is not None:
+        from bot.metrics import MetricsServer
+
+        server = MetricsServer(metrics, host, port, daemon.health)
+        log.info("metrics on http://%s:%d/metrics, health on /healthz", server.host, server.port)
     daemon_ref.append(daemon)
     if stop_asked:
         daemon.stop()
@@ -113,10 +135,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.once:
             code = daemon.run_once()
+            if not any(vars(daemon.report).values()):
+                _say_where_items_wait(args, url, log)
         else:
             daemon.run_forever()
             code = daemon.exit_code
     finally:
+        if server is not None:
+            server.close()
+        if notifier is not None:
+            notifier.close()
         pool.close()
         if lock is not None:
             lock.release()
@@ -205,3 +233,29 @@ def _campaign_paths(args: argparse.Namespace) -> list[Path]:
     if not paths:
         raise BadInput(f"{folder}: no campaign files (*.yaml); name CAMPAIGN files or --config DIR")
     return paths
+
+
+def _say_where_items_wait(args: argparse.Namespace, url: str, log: Any) -> None:
+    """After an empty `--once`: the other store (dry-run or default) may be where the items are."""
+    from pathlib import Path
+
+    from bot.commands.common import dry_run_store_path
+    from bot.store import open_store, resolve_store_url
+
+    if args.db:
+        return
+    other = resolve_store_url(None) if args.dry_run else resolve_store_url(dry_run_store_path())
+    if other == url or (other.startswith("sqlite:///") and not Path(other[len("sqlite:///"):]).exists()):
+        return
+    try:
+        store = open_store(other)
+        try:
+            waiting = store.count_by_state().get("scheduled", 0)
+        finally:
+            store.close()
+    except Exception:  # only a hint: never a reason to fail
+        return
+    if waiting:
+        hint = "run without --dry-run" if args.dry_run else "add --dry-run"
+        log.warning("nothing was due in this store, but %d item(s) wait in %s: %s", waiting,
+                    other.split(":///", 1)[-1], hint)

@@ -39,6 +39,11 @@ class _Rollback(Exception):
         self.outcome = outcome
 
 
+def _offset(schedule: Any) -> timedelta:
+    """The account offset a schedule applies (AccountSchedule says it; others have none)."""
+    return getattr(schedule, "offset", None) or timedelta(0)
+
+
 class ItemsMixin(StoreBase):
     """Enqueueing and the user's commands on items."""
 
@@ -83,12 +88,18 @@ class ItemsMixin(StoreBase):
         now: datetime | None = None,
         force: bool = False,
         dry_run: bool = False,
+        together: timedelta | None = None,
     ) -> list[EnqueueOutcome]:
         """`enqueue` each (item, its account's schedule) in order, in ONE transaction.
 
         All or nothing: an error leaves the queue as it was. With `dry_run` every step sees the
         ones before it (slots taken, cursors moved, ids given) and then it is all rolled back, so
         the outcomes say exactly what a real run would do.
+
+        `together` (a tolerance; None: off), when no `at` is given: the items of one source (one
+        article on several accounts) take slots within `together` of the latest of their accounts'
+        next free slots, compared without the accounts' offsets (each still posts at its offset).
+        Slots an account skips for that are freed for its next enqueues.
         """
         for new, schedule in batch:
             if not new.posts:
@@ -105,7 +116,10 @@ class ItemsMixin(StoreBase):
                     # holding one the other waits for (a deadlock on PostgreSQL).
                     for account in sorted({new.account for new, _ in batch}):
                         self._lock_account_cursor(conn, account)
-                    outcomes = [self._enqueue(conn, new, schedule, at, now, force) for new, schedule in batch]
+                    floors = (self._together_floors(conn, batch, now, together)
+                              if together is not None and at is None else {})
+                    outcomes = [self._enqueue(conn, new, schedule, at, now, force, floors.get(i))
+                                for i, (new, schedule) in enumerate(batch)]
                     if dry_run:
                         raise _Rollback(outcomes)
             except _Rollback as rolled_back:
@@ -127,6 +141,7 @@ class ItemsMixin(StoreBase):
         at: datetime | None,
         now: datetime,
         force: bool,
+        not_before: datetime | None = None,
     ) -> EnqueueOutcome:
         cursor = self._lock_account_cursor(conn, new.account)
         touched_col = (
@@ -198,7 +213,7 @@ class ItemsMixin(StoreBase):
             due, slot = at, None
         else:
             assert schedule is not None
-            slot = self._take_slot(conn, new.account, schedule, now, cursor)
+            slot = self._take_slot(conn, new.account, schedule, now, cursor, not_before)
             due = slot
         values: dict[str, Any] = dict(
             campaign=new.campaign,
@@ -257,10 +272,50 @@ class ItemsMixin(StoreBase):
         ).returning(slot_cursors.c.last_slot_at)
         return conn.execute(stmt).scalar_one()
 
+    def _together_floors(self, conn: Connection, batch: Sequence[tuple[NewItem, Schedule | None]],
+                         now: datetime, tolerance: timedelta) -> dict[int, datetime]:
+        """For `together`: the earliest slot each batch entry may take (by index in `batch`).
+
+        Per source: the latest of its accounts' next free slots, offsets taken out, minus the
+        tolerance, offset put back per account.
+        """
+        groups: dict[str, list[int]] = {}
+        for index, (new, _) in enumerate(batch):
+            groups.setdefault(new.source, []).append(index)
+        floors: dict[int, datetime] = {}
+        for indexes in groups.values():
+            if len(indexes) < 2:
+                continue
+            bases = []
+            for index in indexes:
+                new, schedule = batch[index]
+                assert schedule is not None
+                cursor = self._lock_account_cursor(conn, new.account)
+                bases.append(self._peek_slot(conn, new.account, schedule, now, cursor) - _offset(schedule))
+            floor = max(bases) - tolerance
+            for index in indexes:
+                floors[index] = floor + _offset(batch[index][1])
+        return floors
+
+    def _peek_slot(self, conn: Connection, account: str, schedule: Schedule, now: datetime,
+                   cursor: datetime | None) -> datetime:
+        """The slot `_take_slot` would give now, changing nothing."""
+        candidates: list[datetime] = list(conn.execute(
+            select(free_slots.c.slot_at).where(free_slots.c.account == account, free_slots.c.slot_at > now)
+            .order_by(free_slots.c.slot_at).limit(20)
+        ).scalars())
+        for freed in candidates:
+            if as_utc(schedule.next_slot(freed - timedelta(microseconds=1))) == freed and not self._occupied(
+                    conn, account, freed):
+                return as_utc(freed)
+        return as_utc(schedule.next_slot(max(now, cursor) if cursor is not None else now))
+
     def _take_slot(
-        self, conn: Connection, account: str, schedule: Schedule, now: datetime, cursor: datetime | None
+        self, conn: Connection, account: str, schedule: Schedule, now: datetime, cursor: datetime | None,
+        not_before: datetime | None = None,
     ) -> datetime:
-        """The slot for a new item of `account` (the cursor row must be locked by the caller).
+        """The slot for a new item of `account` (the cursor row must be locked by the caller);
+        with `not_before`, the first at or after it, the free ones skipped kept for later.
 
         Invariant: every slot held by an item is at or before the cursor (slots are handed out
         only here, the cursor only moves forward), so the slot after the cursor is free without
@@ -270,19 +325,28 @@ class ItemsMixin(StoreBase):
             select(free_slots.c.slot_at).where(free_slots.c.account == account).order_by(free_slots.c.slot_at).limit(20)
         ).scalars().all()
         for freed in freed_slots:
-            conn.execute(delete(free_slots).where(free_slots.c.account == account, free_slots.c.slot_at == freed))
-            # Past slots are dropped. The campaign's schedule may have changed since the slot was
-            # freed: reuse it only if it is still one of the schedule's slots and nobody holds it.
-            if (
+            valid = (
                 freed > now
                 and as_utc(schedule.next_slot(freed - timedelta(microseconds=1))) == freed
                 and not self._occupied(conn, account, freed)
-            ):
+            )
+            if valid and not_before is not None and freed < not_before:
+                continue  # free, but too early for this thread: kept for the next one
+            conn.execute(delete(free_slots).where(free_slots.c.account == account, free_slots.c.slot_at == freed))
+            # Past slots are dropped. The campaign's schedule may have changed since the slot was
+            # freed: reuse it only if it is still one of the schedule's slots and nobody holds it.
+            if valid:
                 return freed
         start = max(now, cursor) if cursor is not None else now
         slot = as_utc(schedule.next_slot(start), "schedule.next_slot()")
         if slot <= start:
             raise StoreError(f"the schedule returned {slot.isoformat()}, not a slot after {start.isoformat()}")
+        skipped = 0
+        while not_before is not None and slot < not_before and skipped < 1000:
+            # Skipped to keep one article's threads together: free for this account's next thread.
+            conn.execute(self._insert(free_slots).values(account=account, slot_at=slot).on_conflict_do_nothing())
+            slot = as_utc(schedule.next_slot(slot), "schedule.next_slot()")
+            skipped += 1
         conn.execute(update(slot_cursors).where(slot_cursors.c.account == account).values(last_slot_at=slot))
         return slot
 

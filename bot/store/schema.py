@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.store.model import SchemaTooNew, StoreError
 
 # Bump when the tables change, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -190,10 +190,31 @@ source_states = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The daemons serving the store (one row per `crieur run` process, kept after it stops): what
+# `crieur status` reads to say whether a daemon is alive, on which node, since when.
+daemons = Table(
+    "daemons",
+    metadata,
+    Column("holder", String(200), primary_key=True),
+    Column("node", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
+    Column("info", JSON, nullable=False),
+)
+
 # MIGRATIONS[n] upgrades a store from version n to n + 1, inside the opening transaction
 # (DDL is transactional on both SQLite and PostgreSQL, so a failed step changes nothing).
 Migration = Callable[[Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_daemons(conn: Connection) -> None:
+    """1 -> 2: the `daemons` table (heartbeats for `crieur status`)."""
+    daemons.create(conn)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_daemons}
 
 
 def ensure_schema(conn: Connection, now: datetime) -> int:

@@ -23,7 +23,9 @@ from tests.fakes.fake_bluesky import FakeBluesky
 from tests.fakes.fake_mastodon import FakeMastodon
 from tests.fakes.fake_x import FakeX
 
-TIMEOUT = 0.5  # seconds: every fake answers in milliseconds, "slow" ones after 1 s
+# Seconds per HTTP call: the fakes answer in milliseconds, a "slow" one only after the test. Generous,
+# so that a busy 2-core machine never turns an ordinary call into a timeout.
+TIMEOUT = 5.0
 
 
 def x_session(server: FakeX) -> requests.Session:

@@ -70,7 +70,8 @@ def test_slow_answer_is_outcome_unknown_within_the_timeout(fake_x) -> None:
     started = datetime.now(timezone.utc)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(OutgoingPost("hello", "k"))
-    assert (datetime.now(timezone.utc) - started).total_seconds() < 0.9
+    # Given up at the client's timeout, not after the fake's answer (which comes a minute later).
+    assert (datetime.now(timezone.utc) - started).total_seconds() < 30
 
 
 def test_find_existing_sees_through_tco_links_and_escaping(fake_x) -> None:

@@ -148,3 +148,6 @@ def test_status_and_resume(tmp_path: Path) -> None:
     assert after.stdout.splitlines() == [status.stdout.splitlines()[1]]
     crieur("accounts", "resume", "desk-x", "--db", db)
     assert crieur("accounts", "status", "--db", db).stdout == "no paused accounts\n"
+    unknown = crieur("accounts", "resume", "desk-typo", "--db", db)
+    assert unknown.returncode == 2 and "no account named desk-typo" in unknown.stderr
+    assert "desk-m" in unknown.stderr  # the known ones are listed

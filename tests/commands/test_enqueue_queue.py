@@ -47,7 +47,7 @@ def test_validate_reports_file_line_field_and_exits_2(workdir: Path) -> None:
     assert f"{bad}:8: schedule.spacin:" in done.stderr
 
 
-def test_enqueue_then_duplicate_then_dry_run_changes_nothing(workdir: Path) -> None:
+def test_enqueue_then_duplicate_then_check_changes_nothing(workdir: Path) -> None:
     campaign = "config/campaigns/example.yaml"
     first = crieur("enqueue", campaign, cwd=workdir)
     assert first.returncode == 0, first.stderr
@@ -63,7 +63,7 @@ def test_enqueue_then_duplicate_then_dry_run_changes_nothing(workdir: Path) -> N
     listing = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
     article = workdir / "config" / "articles" / "de-radweg.txt"
     article.write_text(article.read_text(encoding="utf-8").replace("Samstag", "Sonntag"), encoding="utf-8")
-    dry = crieur("enqueue", campaign, str(article), "--dry-run", cwd=workdir)
+    dry = crieur("enqueue", campaign, str(article), "--check", cwd=workdir)
     assert dry.returncode == 0, dry.stderr
     assert "would be re-formatted" in dry.stdout
     assert json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout) == listing
@@ -117,7 +117,7 @@ def test_queue_show_cancel_retry_reschedule(workdir: Path) -> None:
 
     assert crieur("queue", "cancel", item_id, cwd=workdir).returncode == 0
     twice = crieur("queue", "cancel", item_id, cwd=workdir)
-    assert twice.returncode == 2 and "cannot be cancelled" in twice.stderr
+    assert twice.returncode == 2 and f"item {item_id} is already cancelled" in twice.stderr
     retry = crieur("queue", "retry", item_id, cwd=workdir)
     assert retry.returncode == 2 and "Traceback" not in retry.stderr
     missing = crieur("queue", "show", "999", cwd=workdir)
@@ -136,9 +136,9 @@ def test_db_option_names_the_store(workdir: Path, tmp_path: Path) -> None:
     assert other.exists() and not (workdir / "queue" / "crieur.db").exists()
 
 
-def test_dry_run_says_exactly_what_the_real_run_does(workdir: Path) -> None:
+def test_check_says_exactly_what_the_real_run_does(workdir: Path) -> None:
     campaign = "config/campaigns/example.yaml"
-    dry = crieur("enqueue", campaign, "--dry-run", cwd=workdir)
+    dry = crieur("enqueue", campaign, "--check", cwd=workdir)
     assert dry.returncode == 0, dry.stderr
     real = crieur("enqueue", campaign, cwd=workdir)
     assert real.returncode == 0, real.stderr
@@ -182,3 +182,112 @@ def test_validate_without_files_checks_the_config_folder(workdir: Path, tmp_path
     empty.mkdir()
     nothing = crieur("validate", cwd=empty)
     assert nothing.returncode == 2 and "no campaign files" in nothing.stderr
+
+
+def test_dry_run_means_the_dry_run_store_on_every_command(workdir: Path) -> None:
+    """The README's quick start: `enqueue --dry-run … && run --dry-run --once`, then queue/status/accounts."""
+    campaign = "config/campaigns/example.yaml"
+    article = "config/articles/de-radweg.txt"
+    queued = crieur("enqueue", campaign, article, "--at", "now", "--dry-run", cwd=workdir)
+    assert queued.returncode == 0, queued.stderr
+    assert "queue/dryrun.db" in queued.stderr and not (workdir / "queue" / "crieur.db").exists()
+    listed = crieur("queue", "list", "--dry-run", cwd=workdir)
+    assert listed.returncode == 0 and "desk-dryrun-x" in listed.stdout
+    real = crieur("queue", "list", cwd=workdir)  # the default store was never created
+    assert real.returncode == 2 and "add --dry-run" in real.stderr
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    rows = json.loads(crieur("queue", "list", "--dry-run", "--json", cwd=workdir).stdout)
+    assert {row["state"] for row in rows} == {"published"}
+    assert crieur("accounts", "status", "--dry-run", cwd=workdir).stdout.strip() == "no paused accounts"
+
+
+def test_cancel_and_reschedule_a_whole_article_and_refuse_odd_times(workdir: Path) -> None:
+    article = "config/articles/en-harbour-wind-port.txt"
+    out = crieur("enqueue", "config/campaigns/example.yaml", article, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    past = crieur("queue", "reschedule", "--article", article, "--at", "2020-01-06T09:00", cwd=workdir)
+    assert past.returncode == 2 and "is in the past" in past.stderr and "--force" in past.stderr
+    quiet = crieur("queue", "reschedule", "--article", article, "--at", "2030-01-07T23:30", cwd=workdir)
+    assert quiet.returncode == 2 and "quiet hours (22:00-07:00)" in quiet.stderr
+    forced = crieur("queue", "reschedule", "--article", article, "--at", "2030-01-07T23:30", "--force", cwd=workdir)
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.count("rescheduled for 2030-01-07 23:30 CET") == 3
+    cancelled = crieur("queue", "cancel", "--article", article, cwd=workdir)
+    assert cancelled.returncode == 0 and cancelled.stdout.count(") cancelled") == 3
+    rows = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    assert {r["state"] for r in rows if r["source"].endswith("en-harbour-wind-port.txt")} == {"cancelled"}
+    again = crieur("queue", "cancel", "--article", article, cwd=workdir)
+    assert again.returncode == 2 and "no thread of it is waiting" in again.stderr
+    neither = crieur("queue", "cancel", cwd=workdir)
+    assert neither.returncode == 2 and "give an item ID or --article" in neither.stderr
+
+
+def test_together_in_the_example_campaign_posts_one_article_at_one_time(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    first = crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--account", "desk-dryrun-x", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    out = crieur("enqueue", campaign, "config/articles/en-harbour-wind-port.txt", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(crieur("queue", "list", "--json", cwd=workdir).stdout)
+    due = {r["account"]: r["due_at"] for r in rows if r["source"].endswith("en-harbour-wind-port.txt")}
+    # desk-dryrun-x's first slot is taken: all three move to its next one (each at its offset).
+    assert {when[:14] for when in due.values()} == {due["desk-dryrun-x"][:14]}
+    assert (due["desk-dryrun-x"][14:16], due["desk-dryrun-mastodon"][14:16], due["desk-dryrun-bluesky"][14:16]) in (
+        ("30", "32", "34"), ("00", "02", "04"))
+
+
+def test_queue_list_header_columns_and_show_after_publishing(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    queued = crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--at", "now", "--dry-run", cwd=workdir)
+    assert queued.returncode == 0 and " posts) for " in queued.stdout and "(1 posts)" not in queued.stdout
+    listed = crieur("queue", "list", "--dry-run", cwd=workdir).stdout.splitlines()
+    assert listed[0].split() == ["ID", "STATE", "DUE", "CAMPAIGN/ACCOUNT", "POSTS", "LANG", "TITLE"]
+    state_col = listed[0].index("STATE")
+    assert all(line[state_col:].startswith("scheduled") for line in listed[1:])
+    assert all(" de " in line for line in listed[1:])
+    assert crieur("run", "--dry-run", "--once", campaign, cwd=workdir).returncode == 0
+    item = json.loads(crieur("queue", "list", "--dry-run", "--json", cwd=workdir).stdout)[0]
+    assert item["state"] == "published" and item["next_attempt_at"] is None and item["lang"] == "de"
+    shown = crieur("queue", "show", str(item["id"]), "--dry-run", cwd=workdir).stdout
+    assert "next attempt" not in shown and "posted in: de" in shown
+
+
+def test_one_post_is_not_posts(workdir: Path) -> None:
+    short = workdir / "short.txt"
+    short.write_text("The port reopened on Monday.\n", encoding="utf-8")
+    done = crieur("enqueue", "config/campaigns/example.yaml", str(short), "--account", "desk-dryrun-x",
+                  "--check", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "(1 post) for" in done.stdout
+
+
+def test_an_empty_run_says_where_the_items_wait(workdir: Path) -> None:
+    campaign = "config/campaigns/example.yaml"
+    assert crieur("enqueue", campaign, "config/articles/de-radweg.txt", "--at", "now", cwd=workdir).returncode == 0
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    assert "3 item(s) wait in" in ran.stderr and "queue/crieur.db: run without --dry-run" in ran.stderr
+
+
+def test_media_and_alt_text_in_queue_show_and_the_dry_run_log(workdir: Path) -> None:
+    import base64
+
+    (workdir / "port.png").write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="))
+    article = workdir / "port.txt"
+    article.write_text("---\nmedia:\n  - path: port.png\n    alt: The port at dawn\n---\n"
+                       "The port reopened on Monday after a week of repairs, the harbour master said.\n",
+                       encoding="utf-8")
+    campaign = "config/campaigns/example.yaml"
+    queued = crieur("enqueue", campaign, str(article), "--account", "desk-dryrun-mastodon", "--at", "now",
+                    "--dry-run", cwd=workdir)
+    assert queued.returncode == 0, queued.stderr
+    item_id = queued.stdout.split()[0].lstrip("#")
+    shown = crieur("queue", "show", item_id, "--dry-run", cwd=workdir)
+    assert "media: port.png (alt: The port at dawn)" in shown.stdout
+    data = json.loads(crieur("queue", "show", item_id, "--dry-run", "--json", cwd=workdir).stdout)
+    assert data["media"][0]["alt"] == "The port at dawn"
+    ran = crieur("run", "--dry-run", "--once", campaign, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    assert "[media port.png (alt: The port at dawn)]" in ran.stderr

@@ -31,10 +31,10 @@ def test_json_preview_has_the_documented_shape_and_respects_limits(article: Path
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"article", "threads"}
-    assert set(data["article"]) == {"path", "title", "lang", "url"}
+    assert set(data["article"]) == {"path", "title", "lang", "lang_source", "url"}
     assert [t["platform"] for t in data["threads"]] == ["x", "mastodon", "bluesky"]
     for thread in data["threads"]:
-        assert set(thread) == {"platform", "limit", "posts", "hashtags", "breaks"}
+        assert set(thread) == {"platform", "limit", "lang", "posts", "hashtags", "breaks"}
         assert set(thread["hashtags"]) == {"used", "dropped"}
         platform = get_platform(thread["platform"])
         assert [p["index"] for p in thread["posts"]] == list(range(1, len(thread["posts"]) + 1))
@@ -86,6 +86,71 @@ def test_missing_file_and_unknown_platform_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
     unknown = crieur("preview", str(EXAMPLES[0]), "--platform", "myspace")
     assert unknown.returncode == 2 and "myspace" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def _in_process(*args: str) -> tuple[int, str, str]:
+    """`crieur ARGS` in this process (fast enough to try many inputs): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_any_limit_too_small_says_so_in_one_line_and_exits_2(platform: str) -> None:
+    for article in sorted((ROOT / "config" / "articles").glob("*.txt")):
+        for limit in (1, 5, 10, 15, 20, 25, 30, 35, 40, 50):
+            for link in ("last", "none"):
+                code, _, err = _in_process("preview", str(article), "-p", platform, "--limit", str(limit),
+                                           "--link", link)
+                assert code in (0, 2), (article, limit, err)
+                assert "internal error" not in err and "AssertionError" not in err, (article, limit, err)
+                if code == 2:
+                    assert len(err.strip().splitlines()) == 1 and article.name in err
+    code, _, err = _in_process("preview", str(ROOT / "config/articles/de-radweg.txt"), "-p", platform, "--limit", "30")
+    assert code == 2 and "limit 30 is too small for this article on" in err and "use a larger --limit" in err
+
+
+def test_preview_says_the_language_and_how_it_was_chosen() -> None:
+    german = str(ROOT / "config/articles/de-radweg.txt")  # no lang: in its front matter
+    code, out, _ = _in_process("preview", german, "-p", "x")
+    assert code == 0 and "posted in: de (detected)" in out
+    code, out, _ = _in_process("preview", german, "-p", "x", "--json")
+    data = json.loads(out)
+    assert data["article"]["lang"] == "de" and data["article"]["lang_source"] == "detected"
+    assert [t["lang"] for t in data["threads"]] == ["de"]
+    # The example campaign says `lang: en`: the article's own language still wins.
+    code, out, _ = _in_process("preview", german, "--campaign", str(ROOT / "config/campaigns/example.yaml"), "--json")
+    assert {t["lang"] for t in json.loads(out)["threads"]} == {"de"}
+    code, out, _ = _in_process("preview", german, "-p", "x", "--lang", "fr")
+    assert "posted in: fr (given)" in out
+
+
+def test_media_with_alt_text_in_preview_and_bad_media_refused(tmp_path: Path) -> None:
+    import base64
+
+    image = tmp_path / "port.png"
+    image.write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="))
+    article = tmp_path / "a.txt"
+    article.write_text("---\nmedia:\n  - path: port.png\n    alt: The port at dawn\n---\n"
+                       "The port reopened on Monday after a week of repairs.\n", encoding="utf-8")
+    code, out, err = _in_process("preview", str(article), "-p", "mastodon")
+    assert code == 0, err
+    assert "media: port.png (alt: The port at dawn)" in out
+    code, out, _ = _in_process("preview", str(article), "-p", "mastodon", "--json")
+    assert json.loads(out)["threads"][0]["posts"][0]["media"] == [{"path": str(image), "alt": "The port at dawn"}]
+    image.write_text("not an image", encoding="utf-8")
+    code, _, err = _in_process("preview", str(article), "-p", "mastodon")
+    assert code == 2 and "is not an image" in err
+    image.unlink()
+    code, _, err = _in_process("preview", str(article), "-p", "mastodon")
+    assert code == 2 and "does not exist" in err
 
 
 SAMPLE = ROOT.parent / "shared" / "articles" / "seed-fr-ukraine.txt"

@@ -46,11 +46,12 @@ def _all_published(url: str) -> bool:
         store.close()
 
 
-def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: str) -> None:  # noqa: ANN001
+def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: str,  # noqa: ANN001
+           spacing: str = "150ms") -> None:
     fakes = platforms(**ACCOUNTS)
     campaign = tmp_path / "chaos.yaml"
     # Spacing long enough that the kills land inside threads; a short backoff for whatever fails.
-    campaign.write_text(fakes.campaign_yaml("chaos", spacing="150ms",
+    campaign.write_text(fakes.campaign_yaml("chaos", spacing=spacing,
                                             retry="{max_attempts: 20, initial: 100ms, maximum: 1s}"),
                         encoding="utf-8")
     _fill(url, "chaos")
@@ -95,6 +96,11 @@ def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: s
 
 def test_sigkill_chaos_on_sqlite_with_one_daemon(tmp_path: Path, platforms, daemons) -> None:
     _chaos(tmp_path, platforms, daemons, str(tmp_path / "queue" / "crieur.db"), nodes=1, lease="30s")
+
+
+def test_sigkill_chaos_without_spacing_one_commit_per_post(tmp_path: Path, platforms, daemons) -> None:
+    """spacing 0s takes the one-commit-per-post path (record post i + write-ahead of post i+1)."""
+    _chaos(tmp_path, platforms, daemons, str(tmp_path / "queue" / "crieur.db"), nodes=1, lease="30s", spacing="0s")
 
 
 @pytest.mark.postgres

@@ -51,9 +51,12 @@ class FakeServer:
     """
 
     failures: frozenset[str] = frozenset()
-    slow_seconds = 1.0
+    # A "slow" answer waits this long, or until the server stops: far past any client timeout the
+    # tests use, so a timeout test never depends on how fast a busy machine runs.
+    slow_seconds = 60.0
 
     def __init__(self) -> None:
+        self._stopping = threading.Event()
         self.lock = threading.RLock()
         self._pending: list[str] = []
         self.stored: list[ServerPost] = []
@@ -119,6 +122,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # let a "slow" answer go, so that closing does not wait for it
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -171,7 +175,7 @@ class FakeServer:
             return store()
         if kind == "slow":
             answer = store()  # the work is done, the answer comes after the client's timeout
-            time.sleep(self.slow_seconds)
+            self._stopping.wait(self.slow_seconds)
             return answer
         if kind == "drop_after_store":
             store()

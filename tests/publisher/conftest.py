@@ -34,7 +34,7 @@ from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
 from tests.fakes.fake_x import FakeX  # noqa: E402
 
 PG_ENV = "CRIEUR_TEST_DATABASE_URL"
-TIMEOUT = 0.5  # seconds per HTTP call: the fakes answer in milliseconds
+TIMEOUT = 5.0  # seconds per HTTP call: the fakes answer in milliseconds (generous for a busy machine)
 HOLDER = "test-node:1"
 LEASE = timedelta(seconds=30)
 ACCOUNTS = {"x": "desk-x", "mastodon": "desk-mastodon", "bluesky": "desk-bluesky", "dryrun": "desk-dryrun"}

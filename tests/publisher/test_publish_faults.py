@@ -51,8 +51,11 @@ class _BreakingStore:
 
 
 @pytest.mark.parametrize("platform", ["x", "mastodon"])
-def test_a_store_fault_before_a_send_is_no_attempt_and_leaves_nothing_in_doubt(world: World, platform: str,
+def test_a_store_fault_before_a_send_is_no_attempt_and_leaves_nothing_in_doubt(make_world, platform: str,
                                                                                  caplog) -> None:
+    # With a spacing, each post has its own write-ahead (with none, it shares the commit that
+    # records the previous post: test_a_store_fault_in_the_one_commit_path_… below).
+    world = make_world(spacing="10ms")
     item_id = world.enqueue(platform, paragraphs=4)
     real = world.publisher.store
     world.publisher.store = _BreakingStore(real, "mark_sending", nth=3)  # post 3's write-ahead fails
@@ -73,7 +76,8 @@ def test_a_store_fault_before_a_send_is_no_attempt_and_leaves_nothing_in_doubt(w
     assert_chain(world, platform, item_id, count=4)
 
 
-def test_a_store_fault_after_a_send_leaves_the_post_in_doubt_and_it_is_settled_not_reposted(world: World) -> None:
+def test_a_store_fault_after_a_send_leaves_the_post_in_doubt_and_it_is_settled_not_reposted(make_world) -> None:
+    world = make_world(spacing="10ms")  # the general path: record_post, then the next write-ahead
     item_id = world.enqueue("x", paragraphs=3)
     real = world.publisher.store
     world.publisher.store = _BreakingStore(real, "record_post", nth=2)  # post 2 went out, not recorded
@@ -86,6 +90,25 @@ def test_a_store_fault_after_a_send_leaves_the_post_in_doubt_and_it_is_settled_n
     assert after.posts[1].state == PostState.UNKNOWN
     assert world.run(later(after.lease_expires_at), expect=item_id).outcome == "published"
     assert_chain(world, "x", item_id, count=3)  # post 2 found on X, not posted twice
+
+
+@pytest.mark.parametrize("platform", ["x", "mastodon"])
+def test_a_store_fault_in_the_one_commit_path_leaves_only_the_sent_post_in_doubt(world: World, platform: str) -> None:
+    """spacing 0s: post 2 is recorded together with post 3's write-ahead; that commit fails."""
+    item_id = world.enqueue(platform, paragraphs=4)
+    real = world.publisher.store
+    world.publisher.store = _BreakingStore(real, "record_and_continue", nth=2)
+    item = world.claim()
+    with pytest.raises(StoreUnavailable):
+        world.publisher.publish(item)
+    world.publisher.store = real
+    after = world.item(item_id)
+    assert after.attempts == 0 and after.last_error is None
+    # Post 2 went out; its write-ahead (committed with post 1) says so: in doubt. Post 3 was never marked.
+    assert [p.state for p in after.posts] == [PostState.POSTED, PostState.UNKNOWN, PostState.PENDING,
+                                              PostState.PENDING]
+    assert world.run(later(after.lease_expires_at), expect=item_id).outcome == "published"
+    assert_chain(world, platform, item_id, count=4)  # settled (found, or same idempotency key), not reposted
 
 
 def test_x_duplicate_after_a_lagging_lookup_is_found_or_needs_review_with_the_command(world: World) -> None:
