@@ -237,6 +237,8 @@ class CampaignSection(_Section):
     format: dict[str, FormatSection] = {}
     grace: Duration = timedelta(hours=1)
     retry: RetryPolicy = RetryPolicy()
+    # `required`: every thread waits for a person's approval (crieur serve / queue approve).
+    review: Literal["required", "none"] = "none"
 
 
 class AccountSection(_Section):
@@ -247,6 +249,7 @@ class AccountSection(_Section):
     limit: PositiveInt | None = None
     url_length: NonNegativeInt | None = None
     credentials: str | None = None
+    review: Literal["required", "none"] | None = None  # None: the campaign's `review`
 
     def _missing_credentials(self) -> str | None:
         return None
@@ -441,6 +444,12 @@ class Campaign:
     grace: timedelta
     retry: RetryPolicy
     format: Mapping[str, FormatSection] = field(default_factory=dict)
+    review: str = "none"
+
+    def review_for(self, account: Account) -> str:
+        """`required` when the account's threads wait for a person's approval: the account's own
+        `review:` if it says, else the campaign's."""
+        return account.settings.get("review") or self.review
 
     def format_options(self, platform_name: str) -> Any:
         """`bot.formatter.FormatOptions` for `platform_name`: its defaults, then this campaign's
@@ -683,7 +692,7 @@ def _build(path: Path, section: CampaignSection, raw_accounts: Mapping[str, Acco
     return Campaign(
         name=section.name, path=path, timezone=tz, lang=section.lang, accounts=accounts,
         sources=sources, schedule=schedule, grace=section.grace, retry=section.retry,
-        format=dict(section.format),
+        format=dict(section.format), review=section.review,
     )
 
 

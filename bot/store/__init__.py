@@ -5,6 +5,7 @@ from bot.store.engine import display_url, resolve_store_url
 from bot.store.model import (
     AccountState,
     Attempt,
+    EditConflict,
     EnqueueOutcome,
     InvalidTransition,
     Item,
@@ -24,6 +25,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AccountState",
     "Attempt",
+    "EditConflict",
     "EnqueueOutcome",
     "InvalidTransition",
     "Item",

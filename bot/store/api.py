@@ -11,6 +11,7 @@ from bot.store.engine import WRITE_OPTION, create_store_engine, display_url, res
 from bot.store.items import ItemsMixin
 from bot.store.model import StoreError
 from bot.store.publishing import PublishingMixin
+from bot.store.review import ReviewMixin
 from bot.store.schema import ensure_schema
 from bot.store.sources import SourcesMixin
 
@@ -18,7 +19,7 @@ from bot.store.sources import SourcesMixin
 _PG_SCHEMA_LOCK = 0x63726965_7572  # "crieur"
 
 
-class Store(ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin):
+class Store(ReviewMixin, ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin):
     """The queue store: one object per process, safe to share between threads.
 
     Every method is one transaction. Methods that take `now` use the store's clock when it is

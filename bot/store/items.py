@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.base import StoreBase, as_utc
 from bot.store.model import (
+    EditConflict,
     EnqueueOutcome,
     InvalidTransition,
     Item,
@@ -136,7 +137,16 @@ class ItemsMixin(StoreBase):
                         f"{new.source} is already {how} for {new.account} as item {existing.id}; "
                         "not posting it again (use --force to post it again)",
                     )
-            elif state == ItemState.SCHEDULED:
+            elif state == ItemState.REJECTED:
+                if same and not force:
+                    return EnqueueOutcome(
+                        "duplicate",
+                        self._item_by_id(conn, existing.id),
+                        f"{new.source} was rejected for {new.account} as item {existing.id}; nothing "
+                        "changed (edit the article, or use --force to queue it again)",
+                    )
+                # A changed article is a new thread: queued below; the rejected item stays as it was.
+            elif state in (ItemState.SCHEDULED, ItemState.AWAITING_REVIEW):
                 if same and not force:
                     return EnqueueOutcome(
                         "duplicate",
@@ -178,6 +188,8 @@ class ItemsMixin(StoreBase):
             assert schedule is not None
             slot = self._take_slot(conn, new.account, schedule, now, cursor)
             due = slot
+        # A thread that needs a person's approval holds its slot but is never claimable before it.
+        review = new.options.get("review") == "required"
         values: dict[str, Any] = dict(
             campaign=new.campaign,
             account=new.account,
@@ -188,14 +200,15 @@ class ItemsMixin(StoreBase):
             lang=new.lang,
             media=list(new.media),
             options=dict(new.options),
-            state=ItemState.SCHEDULED,
+            state=ItemState.AWAITING_REVIEW if review else ItemState.SCHEDULED,
             due_at=due,
             slot_at=slot,
             attempts=0,
             next_attempt_at=due,
-            ready_at=due,
+            ready_at=None if review else due,
             created_at=now,
             updated_at=now,
+            version=0,
         )
         try:
             item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
@@ -297,10 +310,15 @@ class ItemsMixin(StoreBase):
             media=list(new.media),
             options=dict(new.options),
             updated_at=now,
+            version=items.c.version + 1,
         )
+        review = new.options.get("review") == "required"
         if at is not None:
             self._free_slot(conn, row, now)
-            values.update(due_at=at, slot_at=None, next_attempt_at=at, ready_at=at)
+            values.update(due_at=at, slot_at=None, next_attempt_at=at, ready_at=None if review else at)
+        if review:
+            # Re-formatted text is new text: a person approves it again, whatever they approved before.
+            values.update(state=ItemState.AWAITING_REVIEW, ready_at=None)
         conn.execute(update(items).where(items.c.id == row.id).values(**values))
         conn.execute(delete(posts).where(posts.c.item_id == row.id))
         self._insert_posts(conn, row.id, new.posts)
@@ -368,7 +386,7 @@ class ItemsMixin(StoreBase):
                 raise InvalidTransition(
                     f"item {item_id} is being published right now; it cannot be cancelled (try again in a moment)"
                 )
-            if state in (ItemState.PUBLISHED, ItemState.CANCELLED):
+            if state in (ItemState.PUBLISHED, ItemState.CANCELLED, ItemState.REJECTED):
                 raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be cancelled")
             self._free_slot(conn, row, now)
             conn.execute(
@@ -381,6 +399,7 @@ class ItemsMixin(StoreBase):
                     lease_holder=None,
                     lease_expires_at=None,
                     updated_at=now,
+                    version=items.c.version + 1,
                 )
             )
             return self._item_by_id(conn, item_id)
@@ -409,34 +428,43 @@ class ItemsMixin(StoreBase):
                     attempts=0,
                     last_error=None,
                     updated_at=now,
+                    version=items.c.version + 1,
                 )
             )
             return self._item_by_id(conn, item_id)
 
-    def reschedule(self, item_id: int, at: datetime, *, now: datetime | None = None) -> Item:
+    def reschedule(
+        self, item_id: int, at: datetime, *, now: datetime | None = None, expected_version: int | None = None
+    ) -> Item:
         """Move a scheduled, failed or needs_review item to `at` (it becomes scheduled, holds no
-        slot, and its former future slot is freed). InvalidTransition for published, cancelled or
-        currently publishing items, or while a post's outcome is unknown."""
+        slot, and its former future slot is freed); a thread awaiting review stays awaiting review.
+        InvalidTransition for published, cancelled, rejected or currently publishing items, while a
+        post's outcome is unknown, or when another thread of the same account is due at `at`
+        (two threads never share a slot). EditConflict if `expected_version` is stale."""
         now = self._now(now)
         at = as_utc(at, "at")
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
+            self._check_version(row, expected_version)
             state = ItemState(row.state)
             if state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now:
                 raise InvalidTransition(f"item {item_id} is being published right now; it cannot be rescheduled")
-            if state in (ItemState.PUBLISHED, ItemState.CANCELLED):
+            if state in (ItemState.PUBLISHED, ItemState.CANCELLED, ItemState.REJECTED):
                 raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be rescheduled")
             self._refuse_unknown(conn, item_id)
+            self._refuse_taken_time(conn, row, at)
             self._free_slot(conn, row, now)
+            awaiting = state == ItemState.AWAITING_REVIEW
             values: dict[str, Any] = dict(
-                state=ItemState.SCHEDULED,
+                state=state if awaiting else ItemState.SCHEDULED,
                 due_at=at,
                 slot_at=None,
                 next_attempt_at=at,
-                ready_at=at,
+                ready_at=None if awaiting else at,
                 lease_holder=None,
                 lease_expires_at=None,
                 updated_at=now,
+                version=items.c.version + 1,
             )
             if state in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
                 values.update(attempts=0, last_error=None)
@@ -463,6 +491,33 @@ class ItemsMixin(StoreBase):
                 .values(due_at=slot, slot_at=slot, next_attempt_at=slot, ready_at=slot, updated_at=now)
             )
             return self._item_by_id(conn, item_id)
+
+    @staticmethod
+    def _check_version(row: Any, expected: int | None) -> None:
+        """EditConflict when the caller read the item at another version than the stored one."""
+        if expected is not None and row.version != expected:
+            raise EditConflict(
+                f"item {row.id} was changed since you opened it (version {expected}, now {row.version}; "
+                f"it is {row.state}, last changed {row.updated_at:%Y-%m-%d %H:%M:%S} UTC): nothing was "
+                "saved; reload it and make your change again"
+            )
+
+    @staticmethod
+    def _refuse_taken_time(conn: Connection, row: Any, at: datetime) -> None:
+        """InvalidTransition when another live thread of the item's account is due at `at`."""
+        other = conn.execute(
+            select(items.c.id).where(
+                items.c.account == row.account,
+                items.c.due_at == at,
+                items.c.id != row.id,
+                items.c.state.not_in([ItemState.CANCELLED, ItemState.REJECTED, ItemState.FAILED]),
+            ).limit(1)
+        ).scalar()
+        if other is not None:
+            raise InvalidTransition(
+                f"item {row.id}: {at:%Y-%m-%d %H:%M} UTC is taken by item {other} of account "
+                f"{row.account}; pick another time"
+            )
 
     @staticmethod
     def _refuse_unknown(conn: Connection, item_id: int) -> None:
