@@ -111,7 +111,7 @@ def test_add_hashtag_goes_before_the_link_and_is_counted() -> None:
     item = _item("x", ["One. 1/2", "Two. 2/2\n\nhttps://example.org/a"])
     assert add_hashtag(item, "Port") == ["One. 1/2", "Two. 2/2\n\n#Port\n\nhttps://example.org/a"]
     full = _item("x", ["A" * 278])
-    with pytest.raises(EditRefused, match="281/280"):
+    with pytest.raises(EditRefused, match="283/280"):
         add_hashtag(full, "Ab")
     with pytest.raises(EditRefused, match="not a hashtag"):
         add_hashtag(item, "two words")
