@@ -13,7 +13,7 @@ from bot.platforms.base import Platform
 
 # A line holding only this, in a post being edited, cuts the post in two there.
 SPLIT_MARK = "---"
-_SPLIT_LINE = re.compile(r"^[ \t]*-{3,}[ \t]*$", re.MULTILINE)
+SPLIT_LINE = re.compile(r"^[ \t]*-{3,}[ \t]*$", re.MULTILINE)
 _SUFFIX = re.compile(r"[ \u00a0]\d{1,3}/\d{1,3}$")
 _PREFIX = re.compile(r"^\d{1,3}/\d{1,3} ")
 THREAD_MARKER = " 🧵"
@@ -173,7 +173,7 @@ def prepare_edit(item: Any, edited: Sequence[str | None]) -> list[str]:
             bodies.append((post.text, True))
             continue
         source = post.text if text is None else text.replace("\r\n", "\n")
-        pieces = [strip_numbering(piece, style) for piece in _SPLIT_LINE.split(source)]
+        pieces = [strip_numbering(piece, style) for piece in SPLIT_LINE.split(source)]
         pieces = [piece for piece in pieces if piece.strip()]
         if any(posted) and len(pieces) != 1:
             problems.append(

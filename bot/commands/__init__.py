@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands import accounts, auth, enqueue, preview, queue_cmd, run, validate
+from bot.commands import accounts, auth, enqueue, preview, queue_cmd, run, serve, validate
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
@@ -16,3 +16,4 @@ def register_all(subparsers: argparse._SubParsersAction) -> None:
     run.register(subparsers)
     auth.register(subparsers)
     accounts.register(subparsers)
+    serve.register(subparsers)

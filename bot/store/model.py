@@ -38,6 +38,13 @@ class EditConflict(StoreError):
     exit_code = 2
 
 
+class ReviewRefused(StoreError):
+    """A person's request the store cannot take as given (no name, no reason, a missed slot without
+    a rule to follow); a user mistake, so exit code 2."""
+
+    exit_code = 2
+
+
 class LeaseLost(StoreError):
     """The caller no longer holds the item's lease: another holder took it, or it was released."""
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from bot.store.items import ItemsMixin
-from bot.store.model import InvalidTransition, Item, ItemState, PostState, Schedule, StoreError
+from bot.store.model import InvalidTransition, Item, ItemState, PostState, ReviewRefused, Schedule
 from bot.store.publishing import PublishingMixin
 from bot.store.schema import posts, items
 
@@ -60,7 +60,7 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                 values.update(due_at=now, next_attempt_at=now, ready_at=now)
                 note += " (after its slot: due at once)"
             elif schedule is None:
-                raise StoreError(
+                raise ReviewRefused(
                     f"item {item_id}'s slot passed more than its grace ago; approve it to go now "
                     "(--now) or let it take the account's next free slot (give its campaign)"
                 )
@@ -90,7 +90,7 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
         by = _person(by)
         reason = " ".join((reason or "").split())
         if not reason:
-            raise StoreError("a rejection needs a reason (--reason)")
+            raise ReviewRefused("a rejection needs a reason (--reason)")
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
             self._check_version(row, expected_version)
@@ -139,7 +139,7 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
         by = _person(by)
         texts = list(texts)
         if not texts or any(not t.strip() for t in texts):
-            raise StoreError(f"item {item_id}: a thread needs at least one post and no post may be empty")
+            raise ReviewRefused(f"item {item_id}: a thread needs at least one post and no post may be empty")
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
             self._check_version(row, expected_version)
@@ -198,7 +198,7 @@ def _person(name: str) -> str:
     """The reviewer's name as recorded: one line, not empty (StoreError otherwise)."""
     cleaned = " ".join((name or "").split())
     if not cleaned:
-        raise StoreError("say who you are: a reviewer's name is needed (--by NAME)")
+        raise ReviewRefused("say who you are: a reviewer's name is needed (--by NAME)")
     if len(cleaned) > 100:
-        raise StoreError("a reviewer's name is at most 100 characters")
+        raise ReviewRefused("a reviewer's name is at most 100 characters")
     return cleaned
