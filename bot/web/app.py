@@ -29,7 +29,7 @@ SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # (no-referrer would make browsers send `Origin: null`)
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
 }
@@ -198,6 +198,8 @@ def thread_page(desk: Desk, request: Request, form: dict[str, Any], *, status: i
         return _plain(404, f"There is no thread {item_id} in the queue.")
     zone = desk.item_zone(item)
     cards = render.item_cards(item)
+    if drafts:
+        render.count_drafts(item, cards, drafts)
     profile = (item.options or {}).get("profile") or item.platform
     look = render.look_for(item.account, profile, desk.account(item.account))
     history = desk.store.attempts(item.id)

@@ -137,6 +137,21 @@ def item_cards(item: Any) -> list[Card]:
     return cards
 
 
+def count_drafts(item: Any, cards: list[Card], drafts: Sequence[str]) -> None:
+    """Give the editable cards the counts of the person's drafts (a refused edit is shown as typed)."""
+    from bot.editing import SPLIT_LINE
+
+    platform = counter_for(item)
+    cw = content_warning(item, platform)
+    for card, draft in zip(cards, drafts):
+        if not card.editable:
+            continue
+        pieces = [p.strip() for p in SPLIT_LINE.split(str(draft).replace("\r\n", "\n")) if p.strip()] or [""]
+        counts = [count_post(platform, p, cw) for p in pieces]
+        worst = max(counts, key=lambda c: (not c.fits, c.length))
+        card.count = worst
+
+
 def thread_cards(thread: Any, platform: Any, media: list[dict[str, Any]] | None = None) -> list[Card]:
     """A formatter Thread (preview) as cards."""
     total = len(thread.posts)

@@ -116,6 +116,7 @@ def same_origin(scope: Scope) -> bool:
         return False
     origin = _header(scope, b"origin")
     if origin is None or origin == "null":
-        return origin is None
+        # No origin said: an old browser, or a client like curl (it still needs the CSRF cookie).
+        return origin is None or site == "same-origin"
     host = _header(scope, b"host") or ""
     return origin.split("://", 1)[-1].rstrip("/") == host

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.store import EditConflict, InvalidTransition, ItemState, StoreError
-from tests.store.store_helpers import LEASE, T0, Hourly, at, new_item
+from store_helpers import LEASE, T0, Hourly, at, new_item
 
 REVIEW = {"review": "required"}
 
