@@ -203,3 +203,51 @@ def test_cli_approve_and_reject(desk: Desk, capsys: pytest.CaptureFixture[str], 
     assert main(["queue", "reject", "2", "--reason", "again", "--by", "Ann", "--db", db]) == 2
     late = desk.store.get_item(1).due_at + timedelta(hours=3)
     assert late > desk.store.get_item(1).due_at
+
+
+def _tiny_png(path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = zlib.compress(b"\x00\xff\x00\x00")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+
+
+CW_ARTICLE = """\
+---
+title: Flood warning for the lower town
+cw: flooding, evacuation
+media:
+  - path: flood.png
+    alt: The river over the quay at dawn
+---
+The river is expected to rise above the quay tonight, and the lower town is asked to move cars
+to higher ground before nine.
+
+Shelters open at the school and the town hall. #Flood
+"""
+
+
+def test_mastodon_cards_show_the_content_warning_and_images_with_alt(desk: Desk, desk_files: DeskFiles,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _tiny_png(desk_files.root / "articles" / "flood.png")
+    (desk_files.root / "articles" / "flood.txt").write_text(CW_ARTICLE, encoding="utf-8")
+    assert main(["enqueue", str(desk_files.campaign), "articles/flood.txt", "--account", "desk-masto",
+                 "--db", str(desk_files.db)]) == 0
+    item = next(i for i in desk.store.list_items() if i.source.endswith("flood.txt"))
+    client = _client(desk)
+    page = client.get(f"/thread/{item.id}").text
+    assert '<details class="cw" open><summary>flooding, evacuation' in page
+    assert 'alt="The river over the quay at dawn"' in page and "look-mastodon" in page
+    image = client.get(f"/thread/{item.id}/media/0")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    out = desk_files.root / "preview.html"
+    assert main(["preview", str(desk_files.root / "articles" / "flood.txt"), "--html", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "flooding, evacuation" in html
+    assert "<script" not in html and "http" not in html.split("<main>")[0].replace("http-equiv", "")
+    capsys.readouterr()
