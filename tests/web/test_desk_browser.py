@@ -64,6 +64,9 @@ def test_review_edit_approve_publish_reject_reschedule(desk_files: DeskFiles, pr
         # Make post 1 too long: refused with its count, nothing saved.
         page.get_by_test_id("edit").click()
         page.fill("#post-1", "Too long. " * 40)
+        # The live counter asks the server, which counts as X does, and marks the post over.
+        page.locator("#count-post-1.over").wait_for(timeout=15_000)
+        assert page.locator("#count-post-1").inner_text() == "399/280"
         page.click("text=Save posts")
         errors = page.get_by_test_id("errors").inner_text()
         assert "Nothing was changed" in errors and "post 1 is" in errors and "/280 characters on x" in errors
