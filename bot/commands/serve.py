@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     extra = " (token required: open it once with ?token=…)" if token else ""
     print(f"desk: http://{shown}:{port}/ — store {store.display_url}, "
           f"{len(campaigns)} campaign{'s' if len(campaigns) != 1 else ''}{extra}", file=sys.stderr, flush=True)
-    # uvicorn's access log would print each request's query string (?token=…): ours prints paths only.
+    # uvicorn's access log would print each request's query string (?token=…): it stays off; the
+    # desk logs the changes people make (item, action, who), never a query string.
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off")
     server = uvicorn.Server(config)
     try:

@@ -51,11 +51,12 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                     f"item {item_id} is {row.state}; only a thread awaiting review can be approved"
                 )
             values: dict[str, Any] = dict(
-                state=ItemState.SCHEDULED, updated_at=now, version=items.c.version + 1, last_error=None
+                state=ItemState.SCHEDULED, updated_at=now, version=items.c.version + 1, last_error=None,
+                attempts=0, next_attempt_at=row.due_at,
             )
             note = f"by {by}"
             if row.due_at >= now:
-                values.update(ready_at=max(row.due_at, row.next_attempt_at))
+                values.update(ready_at=row.due_at)
             elif at_once or now - row.due_at <= grace:
                 values.update(due_at=now, next_attempt_at=now, ready_at=now)
                 note += " (after its slot: due at once)"
@@ -132,8 +133,9 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
         never happen whatever the caller: a posted post keeps its text and its place; in a thread
         with a post out, the number of posts stays (readers have seen `3/7`); nothing changes
         while a post's outcome is unknown or the thread is being published. Changed posts get new
-        idempotency keys. A thread that needs review goes back to awaiting review. The history
+        idempotency keys. The history
         gets an "edited" row (`what`, by whom). EditConflict when `expected_version` is stale.
+        A thread that needs review (scheduled, failed or needs_review) goes back to awaiting review.
         """
         now = self._now(now)
         by = _person(by)
@@ -173,8 +175,9 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                 conn.execute(delete(posts).where(posts.c.item_id == item_id))
                 self._insert_posts(conn, item_id, texts)
             values: dict[str, Any] = dict(updated_at=now, version=items.c.version + 1)
-            if (row.options or {}).get("review") == "required" and state == ItemState.SCHEDULED:
-                # An approval covers the text that was approved, not this one.
+            if (row.options or {}).get("review") == "required" and state != ItemState.AWAITING_REVIEW:
+                # An approval covers the text that was approved, not this one (a failed thread too:
+                # a retry must not send unapproved text).
                 values.update(state=ItemState.AWAITING_REVIEW, ready_at=None)
             conn.execute(update(items).where(items.c.id == item_id).values(**values))
             summary = f"{what} by {by}"

@@ -101,7 +101,15 @@ def create_app(desk: Desk, *, token: str | None = None) -> Any:
         Route("/preview", _guard(desk, preview_page), methods=["GET", "POST"]),
         Route("/reviewer", _guard(desk, set_reviewer), methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    middleware = []
+    if token is None:
+        # Without a token only this machine may come in, and only by a loopback name: a web page
+        # whose domain is re-pointed at 127.0.0.1 (DNS rebinding) gets 400, not the desk.
+        from starlette.middleware import Middleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"]))
+    app = Starlette(routes=routes, middleware=middleware)
     return TokenGate(_SecurityHeaders(app), token)
 
 

@@ -170,3 +170,17 @@ def test_a_version_1_store_is_upgraded_with_item_versions(store_url: str, make_s
     upgraded = make_store()
     assert upgraded.get_item(item.id).version == 0
     assert upgraded.edit_posts(item.id, ["x"], by="A", expected_version=0, now=T0).version == 1
+
+
+def test_editing_a_failed_thread_that_needs_review_sends_it_back_to_review(store) -> None:
+    item = _awaiting(store)
+    store.approve(item.id, "Alice", grace=timedelta(hours=1), now=T0)
+    store.claim_due(item.due_at, "node", LEASE)
+    failed = store.post_failed(item.id, "rejected by the platform", final_state="failed", now=item.due_at)
+    edited = store.edit_posts(item.id, ["better", "second post", "third post"], by="Bob",
+                              expected_version=failed.version, now=item.due_at)
+    assert edited.state == ItemState.AWAITING_REVIEW
+    with pytest.raises(InvalidTransition):
+        store.retry(item.id, now=item.due_at)
+    approved = store.approve(item.id, "Alice", grace=timedelta(hours=1), now=item.due_at + timedelta(minutes=5))
+    assert approved.state == ItemState.SCHEDULED and approved.attempts == 0

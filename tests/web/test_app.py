@@ -251,3 +251,9 @@ def test_mastodon_cards_show_the_content_warning_and_images_with_alt(desk: Desk,
     assert "data:image/png;base64," in html and "flooding, evacuation" in html
     assert "<script" not in html and "http" not in html.split("<main>")[0].replace("http-equiv", "")
     capsys.readouterr()
+
+
+def test_without_a_token_only_loopback_host_names_are_served(desk: Desk) -> None:
+    client = _client(desk)
+    assert client.get("/week", headers={"host": "evil.example:8765"}).status_code == 400
+    assert client.get("/week", headers={"host": "localhost:8765"}).status_code == 200
