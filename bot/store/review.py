@@ -10,9 +10,16 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from bot.store.items import ItemsMixin
-from bot.store.model import InvalidTransition, Item, ItemState, PostState, ReviewRefused, Schedule
+from bot.store.model import (
+    InvalidTransition,
+    Item,
+    ItemState,
+    PostState,
+    ReviewRefused,
+    Schedule,
+)
 from bot.store.publishing import PublishingMixin
-from bot.store.schema import posts, items
+from bot.store.schema import items, posts
 
 # States in which a person may still change a thread's text (nothing is being sent right now).
 EDITABLE_STATES = (ItemState.SCHEDULED, ItemState.AWAITING_REVIEW, ItemState.FAILED, ItemState.NEEDS_REVIEW)

@@ -18,7 +18,14 @@ from starlette.routing import Route
 
 from bot.errors import CrieurError
 from bot.web import render
-from bot.web.security import CSRF_COOKIE, REVIEWER_COOKIE, TokenGate, cookies_of, new_csrf_value, same_origin
+from bot.web.security import (
+    CSRF_COOKIE,
+    REVIEWER_COOKIE,
+    TokenGate,
+    cookies_of,
+    new_csrf_value,
+    same_origin,
+)
 from bot.web.week import accounts_of, parse_day, week_board, zone_of
 
 log = logging.getLogger("crieur.desk")
@@ -239,7 +246,7 @@ def preview_page(desk: Desk, request: Request, form: dict[str, Any]) -> Response
     if request.method == "POST":
         text = form.get("article") or ""
         upload = form.get("file")
-        if upload is not None and hasattr(upload, "file") and getattr(upload, "filename", ""):
+        if upload is not None and hasattr(upload, "file") and getattr(upload, "filename", None):
             raw = upload.file.read(MAX_FORM_BYTES + 1)
             try:
                 text = raw.decode("utf-8")
@@ -332,9 +339,6 @@ def thread_action(desk: Desk, request: Request, form: dict[str, Any]) -> Respons
 
     item_id = int(request.path_params["item_id"])
     action = request.path_params["action"]
-    handler = _ACTIONS.get(action)
-    if handler is None and action != "count":
-        return _plain(404, f"Unknown action {action!r}.")
     reviewer = request.state.reviewer
     if action == "count":
         from bot.store import NoSuchItem
@@ -344,6 +348,9 @@ def thread_action(desk: Desk, request: Request, form: dict[str, Any]) -> Respons
         except NoSuchItem:
             return JSONResponse({"error": f"no thread {item_id}"}, status_code=404)
         return count_json(item, [str(d) for d in (_drafts(form) or [])])
+    handler = _ACTIONS.get(action)
+    if handler is None:
+        return _plain(404, f"Unknown action {action!r}.")
     try:
         version = int(form.get("version", ""))
     except ValueError:

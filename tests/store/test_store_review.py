@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from store_helpers import LEASE, T0, Hourly, at, new_item
 
 from bot.store import EditConflict, InvalidTransition, ItemState, StoreError
-from store_helpers import LEASE, T0, Hourly, at, new_item
 
 REVIEW = {"review": "required"}
 

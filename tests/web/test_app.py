@@ -6,13 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from desk_helpers import DeskFiles
 from starlette.testclient import TestClient
 
 from bot.approval import load_campaigns_quietly
 from bot.cli import main
 from bot.store import ItemState, open_store
 from bot.web.app import Desk, create_app
-from desk_helpers import DeskFiles
 
 TOKEN = "a-long-enough-desk-token-123"
 

@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from desk_helpers import LAPTOP, PHONE, DeskFiles, crieur, desk_url
 
 pytestmark = pytest.mark.browser
