@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         sock.bind((args.host, args.port))
     except OSError as error:
         raise BadInput(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+    # Listening before the address is printed: a client that reads it and connects at once is
+    # queued in the backlog until uvicorn accepts, never refused.
+    sock.listen(2048)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     # Never the token itself: whoever has it knows it; logs and terminals are not for secrets.
