@@ -162,31 +162,15 @@ class Daemon:
     def startup_summary(self) -> str:
         """Settle missed slots and say what was found: due, late (posted within grace),
         re-slotted (missed by more than grace: moved to the next free slot), in doubt."""
-        from sqlalchemy import func, select
-
         from bot.enqueue import AccountSchedule
-        from bot.store import ItemState, PostState
-        from bot.store.schema import items, posts
+        from bot.store import ItemState
 
         now = self._clock()
         due = late = reslotted = 0
-        served = list(self.campaigns)
-        scheduled = items.c.state == ItemState.SCHEDULED
         # Only the items due now are loaded: a store with 100,000 future items must not cost the
         # start-up (or the RSS of a daemon that then sits idle) a copy of the whole queue.
-        with self.store.engine.connect() as conn:
-            due_ids = conn.execute(
-                select(items.c.id).where(scheduled, items.c.due_at <= now, items.c.campaign.in_(served))
-                .order_by(items.c.due_at, items.c.id)
-            ).scalars().all()
-            doubt = conn.execute(
-                select(func.count(func.distinct(posts.c.item_id)))
-                .select_from(posts.join(items, posts.c.item_id == items.c.id))
-                .where(scheduled, posts.c.state == PostState.UNKNOWN, items.c.campaign.in_(served))
-            ).scalar_one()
-            others = set(conn.execute(
-                select(items.c.campaign).distinct().where(scheduled, items.c.campaign.not_in(served))
-            ).scalars())
+        view = self.store.startup_view(now, list(self.campaigns))
+        due_ids, doubt, others = view.due_ids, view.in_doubt, view.other_campaigns
         for item_id in due_ids:
             item = self.store.get_item(item_id)
             campaign = self.campaigns[item.campaign]
@@ -200,7 +184,7 @@ class Daemon:
             account = campaign.accounts.get(item.account)
             self.store.reslot(item.id, AccountSchedule(campaign.schedule, account), now=now)
             reslotted += 1
-        for name in sorted(others):
+        for name in others:
             log.warning("items of campaign %s are in the store but this daemon does not serve it; left alone", name)
         return f"found {due} due ({late} late, within grace), {reslotted} re-slotted (missed by more than grace), " \
                f"{doubt} in doubt"
@@ -212,12 +196,7 @@ class Daemon:
         be alive, so any lease in the store belongs to a dead one, and waiting for it to run out
         would only delay the restart. On PostgreSQL other nodes may be alive: leases expire instead.
         """
-        from bot.store import ItemState
-
-        freed = 0
-        for item in self.store.list_items(state=ItemState.PUBLISHING):
-            if item.lease_holder and item.lease_holder != self.holder and self.store.release(item.id, item.lease_holder):
-                freed += 1
+        freed = self.store.release_others(self.holder)
         if freed:
             log.info("took over %d item(s) left publishing by a daemon that stopped", freed)
         return freed

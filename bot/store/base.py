@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
@@ -17,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 from bot.store.engine import DURABLE_OPTION, WRITE_OPTION, display_url
 from bot.store.model import Item, ItemState, NoSuchItem, PostRow, PostState
 from bot.store.schema import items, posts
+from bot.store.states import Actor, moved_values
 
 Clock = Callable[[], datetime]
 
@@ -98,6 +99,32 @@ class StoreBase:
         if row is None:
             raise NoSuchItem(f"no item {item_id}")
         return row
+
+    def _move(
+        self,
+        conn: Connection,
+        row: Any,
+        move: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        holder: str | None = None,
+        lease_expires_at: datetime | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """Make `move` (see bot.store.states.MOVES) on the locked item `row`; return the values written.
+
+        The only way the store changes an item's state: the state table checks the move and
+        derives the lease and `ready_at` columns. The UPDATE is guarded by the state read, so a
+        row changed behind the caller's back (it was not locked) is an error, not a lost update.
+        """
+        values = moved_values(move, row, actor, now, holder=holder, lease_expires_at=lease_expires_at, **changes)
+        done = conn.execute(
+            update(items).where(items.c.id == row.id, items.c.state == row.state).values(**values)
+        ).rowcount
+        if done != 1:
+            raise RuntimeError(f"item {row.id} changed state during move {move!r}; lock the row first")
+        return values
 
     # -- reading items back -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from bot.store.model import (
     StoreError,
 )
 from bot.store.schema import free_slots, items, posts, slot_cursors
+from bot.store.states import Actor, moved_values, state_columns
 
 
 class _Rollback(Exception):
@@ -169,17 +170,8 @@ class ItemsMixin(StoreBase):
                         f"{new.source} is already queued for {new.account} as item {existing.id} "
                         f"({state.value}); nothing changed (use `crieur queue retry {existing.id}`)",
                     )
-                conn.execute(
-                    update(items)
-                    .where(items.c.id == existing.id)
-                    .values(
-                        state=ItemState.CANCELLED,
-                        ready_at=None,
-                        slot_at=None,
-                        last_error="replaced by a newer version of the article",
-                        updated_at=now,
-                    )
-                )
+                self._move(conn, existing, "replace", Actor.ENQUEUE, now, slot_at=None,
+                           last_error="replaced by a newer version of the article")
                 replaced = existing.id
 
         if at is not None:
@@ -200,16 +192,15 @@ class ItemsMixin(StoreBase):
             lang=new.lang,
             media=list(new.media),
             options=dict(new.options),
-            state=ItemState.AWAITING_REVIEW if review else ItemState.SCHEDULED,
             due_at=due,
             slot_at=slot,
             attempts=0,
             next_attempt_at=due,
-            ready_at=None if review else due,
             created_at=now,
             updated_at=now,
             version=0,
         )
+        values.update(state_columns(ItemState.AWAITING_REVIEW if review else ItemState.SCHEDULED, values))
         try:
             item_id = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
         except IntegrityError as exc:
@@ -309,17 +300,14 @@ class ItemsMixin(StoreBase):
             lang=new.lang,
             media=list(new.media),
             options=dict(new.options),
-            updated_at=now,
             version=items.c.version + 1,
         )
-        review = new.options.get("review") == "required"
         if at is not None:
             self._free_slot(conn, row, now)
-            values.update(due_at=at, slot_at=None, next_attempt_at=at, ready_at=None if review else at)
-        if review:
-            # Re-formatted text is new text: a person approves it again, whatever they approved before.
-            values.update(state=ItemState.AWAITING_REVIEW, ready_at=None)
-        conn.execute(update(items).where(items.c.id == row.id).values(**values))
+            values.update(due_at=at, slot_at=None, next_attempt_at=at)
+        # Re-formatted text is new text: where a person approves, they approve it again.
+        review = new.options.get("review") == "required" or row.state == ItemState.AWAITING_REVIEW
+        self._move(conn, row, "reformat_review" if review else "reformat", Actor.ENQUEUE, now, **values)
         conn.execute(delete(posts).where(posts.c.item_id == row.id))
         self._insert_posts(conn, row.id, new.posts)
 
@@ -381,27 +369,9 @@ class ItemsMixin(StoreBase):
         now = self._now(now)
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
-            state = ItemState(row.state)
-            if state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now:
-                raise InvalidTransition(
-                    f"item {item_id} is being published right now; it cannot be cancelled (try again in a moment)"
-                )
-            if state in (ItemState.PUBLISHED, ItemState.CANCELLED, ItemState.REJECTED):
-                raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be cancelled")
+            moved_values("cancel", row, Actor.USER, now)  # refuses before the slot is freed
             self._free_slot(conn, row, now)
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(
-                    state=ItemState.CANCELLED,
-                    slot_at=None,
-                    ready_at=None,
-                    lease_holder=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    version=items.c.version + 1,
-                )
-            )
+            self._move(conn, row, "cancel", Actor.USER, now, slot_at=None, version=items.c.version + 1)
             return self._item_by_id(conn, item_id)
 
     def retry(self, item_id: int, *, now: datetime | None = None) -> Item:
@@ -411,26 +381,10 @@ class ItemsMixin(StoreBase):
         now = self._now(now)
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
-            state = ItemState(row.state)
-            if state not in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
-                raise InvalidTransition(
-                    f"item {item_id} is {state.value}; only failed or needs_review items can be retried"
-                )
+            moved_values("retry", row, Actor.USER, now)  # the state check comes first
             self._refuse_unknown(conn, item_id)
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(
-                    state=ItemState.SCHEDULED,
-                    due_at=now,
-                    next_attempt_at=now,
-                    ready_at=now,
-                    attempts=0,
-                    last_error=None,
-                    updated_at=now,
-                    version=items.c.version + 1,
-                )
-            )
+            self._move(conn, row, "retry", Actor.USER, now, due_at=now, next_attempt_at=now, attempts=0,
+                       last_error=None, version=items.c.version + 1)
             return self._item_by_id(conn, item_id)
 
     def reschedule(
@@ -447,28 +401,15 @@ class ItemsMixin(StoreBase):
             row = self._lock_item(conn, item_id)
             self._check_version(row, expected_version)
             state = ItemState(row.state)
-            if state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now:
-                raise InvalidTransition(f"item {item_id} is being published right now; it cannot be rescheduled")
-            if state in (ItemState.PUBLISHED, ItemState.CANCELLED, ItemState.REJECTED):
-                raise InvalidTransition(f"item {item_id} is {state.value}; it cannot be rescheduled")
+            move = "reschedule_review" if state == ItemState.AWAITING_REVIEW else "reschedule"
+            values: dict[str, Any] = dict(due_at=at, slot_at=None, next_attempt_at=at, version=items.c.version + 1)
+            if state in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
+                values.update(attempts=0, last_error=None)
+            moved_values(move, row, Actor.USER, now, **values)  # the state check comes first
             self._refuse_unknown(conn, item_id)
             self._refuse_taken_time(conn, row, at)
             self._free_slot(conn, row, now)
-            awaiting = state == ItemState.AWAITING_REVIEW
-            values: dict[str, Any] = dict(
-                state=state if awaiting else ItemState.SCHEDULED,
-                due_at=at,
-                slot_at=None,
-                next_attempt_at=at,
-                ready_at=None if awaiting else at,
-                lease_holder=None,
-                lease_expires_at=None,
-                updated_at=now,
-                version=items.c.version + 1,
-            )
-            if state in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
-                values.update(attempts=0, last_error=None)
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            self._move(conn, row, move, Actor.USER, now, **values)
             return self._item_by_id(conn, item_id)
 
     def reslot(self, item_id: int, schedule: Schedule, *, now: datetime | None = None) -> Item:
@@ -478,18 +419,13 @@ class ItemsMixin(StoreBase):
         now = self._now(now)
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
-            if row.state != ItemState.SCHEDULED:
-                raise InvalidTransition(f"item {item_id} is {row.state}; only a scheduled item can be re-slotted")
+            moved_values("reslot", row, Actor.DAEMON, now)  # the state check comes first
             cursor = self._lock_account_cursor(conn, row.account)
             self._free_slot(conn, row, now)
             # Clear the old slot first: the new one may be that very slot given back a moment ago.
             conn.execute(update(items).where(items.c.id == item_id).values(slot_at=None))
             slot = self._take_slot(conn, row.account, schedule, now, cursor)
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(due_at=slot, slot_at=slot, next_attempt_at=slot, ready_at=slot, updated_at=now)
-            )
+            self._move(conn, row, "reslot", Actor.DAEMON, now, due_at=slot, slot_at=slot, next_attempt_at=slot)
             return self._item_by_id(conn, item_id)
 
     @staticmethod

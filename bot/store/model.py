@@ -78,9 +78,6 @@ class PostState(StrEnum):
     UNKNOWN = "unknown"
 
 
-# States a claimable item can be in; every other state has `ready_at` NULL.
-ACTIVE_STATES = (ItemState.SCHEDULED, ItemState.PUBLISHING)
-
 
 class Schedule(Protocol):
     """Anything that yields posting slots (a campaign's schedule, a test's every-hour clock)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,16 @@ from bot.store.model import (
     StoreError,
 )
 from bot.store.schema import accounts, attempts, items, posts
+from bot.store.states import Actor, allowed, moved_values
+
+
+@dataclass(frozen=True)
+class StartupView:
+    """See `PublishingMixin.startup_view`."""
+
+    due_ids: list[int]
+    in_doubt: int
+    other_campaigns: list[str]
 
 
 def _not_paused(now: datetime) -> ColumnElement[bool]:
@@ -81,18 +92,8 @@ class PublishingMixin(StoreBase):
             ).scalar()
             if item_id is None:
                 return None
-            expires = now + lease
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(
-                    state=ItemState.PUBLISHING,
-                    lease_holder=holder,
-                    lease_expires_at=expires,
-                    ready_at=expires,
-                    updated_at=now,
-                )
-            )
+            row = self._lock_item(conn, item_id)
+            self._move(conn, row, "claim", Actor.PUBLISHER, now, holder=holder, lease_expires_at=now + lease)
             return self._item_by_id(conn, item_id)
 
     def next_due_at(self, now: datetime | None = None, *, campaigns: Collection[str] | None = None) -> datetime | None:
@@ -138,11 +139,7 @@ class PublishingMixin(StoreBase):
             row = self._lock_item(conn, item_id)
             self._check_holder(row, holder)
             expires = now + lease
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(lease_expires_at=expires, ready_at=expires, updated_at=now)
-            )
+            self._move(conn, row, "renew", Actor.PUBLISHER, now, lease_expires_at=expires)
             return expires
 
     def release(self, item_id: int, holder: str, *, now: datetime | None = None) -> bool:
@@ -169,19 +166,47 @@ class PublishingMixin(StoreBase):
                 self._unlease(conn, row, now)
             return len(rows)
 
-    @staticmethod
-    def _unlease(conn: Connection, row: Any, now: datetime) -> None:
-        conn.execute(
-            update(items)
-            .where(items.c.id == row.id)
-            .values(
-                state=ItemState.SCHEDULED,
-                lease_holder=None,
-                lease_expires_at=None,
-                ready_at=max(row.due_at, row.next_attempt_at),
-                updated_at=now,
-            )
-        )
+    def release_others(self, holder: str, *, now: datetime | None = None) -> int:
+        """Release every item held by anyone but `holder`, whatever their leases; the count.
+
+        Only for a store served by one process (SQLite under the daemon's lock file): the lock
+        proves every other holder dead, so waiting for their leases would only delay a restart.
+        """
+        now = self._now(now)
+        with self._write() as conn:
+            rows = conn.execute(
+                select(items)
+                .where(items.c.state == ItemState.PUBLISHING, items.c.lease_holder != holder)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                self._move(conn, row, "release", Actor.DAEMON, now)
+            return len(rows)
+
+    def startup_view(self, now: datetime | None, campaigns: Collection[str]) -> StartupView:
+        """What a starting daemon looks at: the ids of the scheduled items of `campaigns` due at
+        `now` (in due order), how many of their items have a post in doubt, and which other
+        campaigns have scheduled items (this daemon will leave them alone)."""
+        now = self._now(now)
+        served = list(campaigns)
+        scheduled = items.c.state == ItemState.SCHEDULED
+        with self._read() as conn:
+            due_ids = conn.execute(
+                select(items.c.id).where(scheduled, items.c.due_at <= now, items.c.campaign.in_(served))
+                .order_by(items.c.due_at, items.c.id)
+            ).scalars().all()
+            doubt = conn.execute(
+                select(func.count(func.distinct(posts.c.item_id)))
+                .select_from(posts.join(items, posts.c.item_id == items.c.id))
+                .where(scheduled, posts.c.state == PostState.UNKNOWN, items.c.campaign.in_(served))
+            ).scalar_one()
+            others = sorted(set(conn.execute(
+                select(items.c.campaign).distinct().where(scheduled, items.c.campaign.not_in(served))
+            ).scalars()))
+        return StartupView(list(due_ids), doubt, others)
+
+    def _unlease(self, conn: Connection, row: Any, now: datetime) -> None:
+        self._move(conn, row, "release", Actor.PUBLISHER, now)
 
     @staticmethod
     def _check_holder(row: Any, holder: str) -> None:
@@ -281,20 +306,9 @@ class PublishingMixin(StoreBase):
             left = conn.execute(
                 select(func.count()).where(posts.c.item_id == item_id, posts.c.state != PostState.POSTED)
             ).scalar_one()
-            if left == 0 and row.state != ItemState.CANCELLED:
-                conn.execute(
-                    update(items)
-                    .where(items.c.id == item_id)
-                    .values(
-                        state=ItemState.PUBLISHED,
-                        lease_holder=None,
-                        lease_expires_at=None,
-                        ready_at=None,
-                        last_error=None,
-                        updated_at=now,
-                    )
-                )
-            else:
+            if left == 0 and allowed("publish", row.state):
+                self._move(conn, row, "publish", Actor.PUBLISHER, now, last_error=None)
+            else:  # a post of a thread in progress (or of one a person stopped meanwhile)
                 conn.execute(update(items).where(items.c.id == item_id).values(updated_at=now))
             return self._item_by_id(conn, item_id) if fetch else None
 
@@ -308,6 +322,7 @@ class PublishingMixin(StoreBase):
         index: int | None = None,
         unknown: bool = False,
         holder: str | None = None,
+        count: bool = True,
         now: datetime | None = None,
     ) -> Item:
         """Record a failed publish attempt of a publishing item and release its lease.
@@ -317,7 +332,8 @@ class PublishingMixin(StoreBase):
         `last_error` = `error` (the platform's message; never a token). `index` names the post
         concerned; with `unknown=True` that post's outcome is marked unknown (the request may
         have reached the platform): retry/reschedule then refuse until `resolve_post` settles it.
-        An attempt row is written (outcome: the final state, "unknown" or "retry").
+        An attempt row is written (outcome: the final state, "unknown" or "retry"). `count=False`:
+        not the thread's fault (a paused account): `attempts` does not grow, outcome "paused".
         InvalidTransition if the item is not publishing; LeaseLost if `holder` is given and
         does not hold it.
         """
@@ -329,8 +345,8 @@ class PublishingMixin(StoreBase):
             raise ValueError("unknown=True needs the index of the post concerned")
         with self._write(durable=True) as conn:
             row = self._lock_item(conn, item_id)
-            if row.state != ItemState.PUBLISHING:
-                raise InvalidTransition(f"item {item_id} is {row.state}; only a publishing item can fail")
+            move = {None: "back_off", ItemState.FAILED: "fail", ItemState.NEEDS_REVIEW: "review"}[final]
+            moved_values(move, row, Actor.PUBLISHER, now)  # the state check comes first
             if holder is not None:
                 self._check_holder(row, holder)
             if index is not None:
@@ -341,23 +357,15 @@ class PublishingMixin(StoreBase):
                     .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state != PostState.POSTED)
                     .values(state=PostState.UNKNOWN)
                 )
-            values: dict[str, Any] = dict(
-                attempts=row.attempts + 1,
-                last_error=error,
-                lease_holder=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
+            values: dict[str, Any] = dict(attempts=row.attempts + (1 if count else 0), last_error=error)
             if final is not None:
-                values.update(state=final, ready_at=None)
                 outcome = final.value
             else:
-                retry = as_utc(retry_at, "retry_at") if retry_at is not None else now
-                values.update(state=ItemState.SCHEDULED, next_attempt_at=retry, ready_at=max(row.due_at, retry))
-                outcome = "retry"
+                values.update(next_attempt_at=as_utc(retry_at, "retry_at") if retry_at is not None else now)
+                outcome = "retry" if count else "paused"
             if unknown:
                 outcome = "unknown"
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            self._move(conn, row, move, Actor.PUBLISHER, now, **values)
             self._history(conn, row, now, outcome, error, index=index)
             return self._item_by_id(conn, item_id)
 
@@ -383,12 +391,11 @@ class PublishingMixin(StoreBase):
             raise StoreError(f"item {item_id} post {index}: a posted post needs its remote id")
         with self._write(durable=True) as conn:
             row = self._lock_item(conn, item_id)
-            state = ItemState(row.state)
-            if state in (ItemState.PUBLISHED, ItemState.CANCELLED) or (
-                state == ItemState.PUBLISHING and row.lease_expires_at is not None and row.lease_expires_at > now
-            ):
-                what = "being published" if state == ItemState.PUBLISHING else state.value
-                raise InvalidTransition(f"item {item_id} is {what}; its posts cannot be resolved now")
+            try:
+                moved_values("resolve", row, Actor.USER, now)  # the state check comes first
+            except InvalidTransition:
+                what = "being published" if row.state == ItemState.PUBLISHING else ItemState(row.state).value
+                raise InvalidTransition(f"item {item_id} is {what}; its posts cannot be resolved now") from None
             post = self._post(conn, item_id, index)
             if post.state == PostState.POSTED:
                 raise InvalidTransition(f"item {item_id} post {index} is already posted ({post.remote_id})")
@@ -415,11 +422,9 @@ class PublishingMixin(StoreBase):
                 select(func.count()).where(posts.c.item_id == item_id, posts.c.state != PostState.POSTED)
             ).scalar_one()
             if left == 0:
-                values: dict[str, Any] = dict(state=ItemState.PUBLISHED, ready_at=None)
+                self._move(conn, row, "resolve_last", Actor.USER, now, last_error=None)
             else:
-                values = dict(state=ItemState.SCHEDULED, next_attempt_at=now, ready_at=max(row.due_at, now), attempts=0)
-            values.update(lease_holder=None, lease_expires_at=None, last_error=None, updated_at=now)
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+                self._move(conn, row, "resolve", Actor.USER, now, next_attempt_at=now, attempts=0, last_error=None)
             return self._item_by_id(conn, item_id)
 
     # -- history ----------------------------------------------------------------------------

@@ -20,9 +20,7 @@ from bot.store.model import (
 )
 from bot.store.publishing import PublishingMixin
 from bot.store.schema import items, posts
-
-# States in which a person may still change a thread's text (nothing is being sent right now).
-EDITABLE_STATES = (ItemState.SCHEDULED, ItemState.AWAITING_REVIEW, ItemState.FAILED, ItemState.NEEDS_REVIEW)
+from bot.store.states import EDITABLE_STATES, Actor, moved_values
 
 
 class ReviewMixin(ItemsMixin, PublishingMixin):
@@ -53,19 +51,15 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
             self._check_version(row, expected_version)
-            if row.state != ItemState.AWAITING_REVIEW:
-                raise InvalidTransition(
-                    f"item {item_id} is {row.state}; only a thread awaiting review can be approved"
-                )
+            moved_values("approve", row, Actor.USER, now)  # the state check comes first
             values: dict[str, Any] = dict(
-                state=ItemState.SCHEDULED, updated_at=now, version=items.c.version + 1, last_error=None,
-                attempts=0, next_attempt_at=row.due_at,
+                version=items.c.version + 1, last_error=None, attempts=0, next_attempt_at=row.due_at,
             )
             note = f"by {by}"
             if row.due_at >= now:
-                values.update(ready_at=row.due_at)
+                pass  # goes out on its slot
             elif at_once or now - row.due_at <= grace:
-                values.update(due_at=now, next_attempt_at=now, ready_at=now)
+                values.update(due_at=now, next_attempt_at=now)
                 note += " (after its slot: due at once)"
             elif schedule is None:
                 raise ReviewRefused(
@@ -76,9 +70,9 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                 cursor = self._lock_account_cursor(conn, row.account)
                 conn.execute(update(items).where(items.c.id == item_id).values(slot_at=None))
                 slot = self._take_slot(conn, row.account, schedule, now, cursor)
-                values.update(due_at=slot, slot_at=slot, next_attempt_at=slot, ready_at=slot)
+                values.update(due_at=slot, slot_at=slot, next_attempt_at=slot)
                 note += f" (slot missed by more than grace: moved to {slot:%Y-%m-%d %H:%M} UTC)"
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            self._move(conn, row, "approve", Actor.USER, now, **values)
             self._history(conn, row, now, "approved", note)
             return self._item_by_id(conn, item_id)
 
@@ -102,25 +96,14 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
             self._check_version(row, expected_version)
-            if row.state not in (ItemState.AWAITING_REVIEW, ItemState.SCHEDULED):
-                raise InvalidTransition(f"item {item_id} is {row.state}; it cannot be rejected")
+            moved_values("reject", row, Actor.USER, now)  # the state check comes first
             if self._posted_indexes(conn, item_id):
                 raise InvalidTransition(
                     f"item {item_id} is partly published; it cannot be rejected (cancel it to stop the rest)"
                 )
             self._free_slot(conn, row, now)
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(
-                    state=ItemState.REJECTED,
-                    slot_at=None,
-                    ready_at=None,
-                    last_error=f"rejected by {by}: {reason}",
-                    updated_at=now,
-                    version=items.c.version + 1,
-                )
-            )
+            self._move(conn, row, "reject", Actor.USER, now, slot_at=None, last_error=f"rejected by {by}: {reason}",
+                       version=items.c.version + 1)
             self._history(conn, row, now, "rejected", f"by {by}: {reason}")
             return self._item_by_id(conn, item_id)
 
@@ -181,12 +164,13 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                 changed = list(range(1, len(texts) + 1))
                 conn.execute(delete(posts).where(posts.c.item_id == item_id))
                 self._insert_posts(conn, item_id, texts)
-            values: dict[str, Any] = dict(updated_at=now, version=items.c.version + 1)
             if (row.options or {}).get("review") == "required" and state != ItemState.AWAITING_REVIEW:
                 # An approval covers the text that was approved, not this one (a failed thread too:
                 # a retry must not send unapproved text).
-                values.update(state=ItemState.AWAITING_REVIEW, ready_at=None)
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+                self._move(conn, row, "send_back", Actor.USER, now, version=items.c.version + 1)
+            else:  # the same state: no move, only the new version
+                conn.execute(update(items).where(items.c.id == item_id)
+                             .values(updated_at=now, version=items.c.version + 1))
             summary = f"{what} by {by}"
             if len(texts) != len(current):
                 summary += f" ({len(current)} → {len(texts)} posts)"

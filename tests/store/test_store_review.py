@@ -184,3 +184,48 @@ def test_editing_a_failed_thread_that_needs_review_sends_it_back_to_review(store
         store.retry(item.id, now=item.due_at)
     approved = store.approve(item.id, "Alice", grace=timedelta(hours=1), now=item.due_at + timedelta(minutes=5))
     assert approved.state == ItemState.SCHEDULED and approved.attempts == 0
+
+
+def test_random_review_operations_keep_the_state_table_s_invariants(store) -> None:
+    """Approve, reject, edit, reschedule and cancel mixed with the publisher, in a seeded random order."""
+    import random
+
+    from test_store_transitions import _check_invariants
+
+    from bot.store import EditConflict, StoreError
+
+    rng = random.Random(12)
+    now = T0
+    ids = [store.enqueue(new_item(f"r{i}.txt", options=REVIEW), schedule=Hourly(), now=now).item.id for i in range(6)]
+    for _ in range(150):
+        now += timedelta(minutes=rng.choice([1, 10, 40]))
+        item = store.get_item(rng.choice(ids))
+        choice = rng.choice(["approve", "reject", "edit", "reschedule", "cancel", "claim", "record", "fail"])
+        try:
+            if choice == "approve":
+                store.approve(item.id, "A", grace=timedelta(minutes=30), schedule=Hourly(), now=now)
+            elif choice == "reject":
+                store.reject(item.id, "A", "no", now=now)
+            elif choice == "edit":
+                texts = [p.text if p.state == "posted" else p.text + "!" for p in item.posts]
+                store.edit_posts(item.id, texts, by="A", expected_version=item.version, now=now)
+            elif choice == "reschedule":
+                store.reschedule(item.id, now + timedelta(minutes=rng.choice([5, 90])), now=now)
+            elif choice == "cancel":
+                store.cancel(item.id, now=now)
+            elif choice == "claim":
+                claimed = store.claim_due(now, "node", LEASE)
+                if claimed is not None:  # only ever a thread approved since its last edit
+                    outcomes = [h.outcome for h in store.attempts(claimed.id)]
+                    assert "approved" in outcomes
+                    last_edit = max((i for i, o in enumerate(outcomes) if o == "edited"), default=-1)
+                    assert outcomes.index("approved", last_edit + 1) > last_edit
+            elif choice == "record" and item.state == ItemState.PUBLISHING and item.next_post:
+                store.mark_sending(item.id, item.next_post.index, item.lease_holder, now=now)
+                store.record_post(item.id, item.next_post.index, f"r{item.id}-{item.next_post.index}", None, now,
+                                  now=now)
+            elif choice == "fail" and item.state == ItemState.PUBLISHING:
+                store.post_failed(item.id, "boom", final_state="failed", now=now)
+        except (InvalidTransition, EditConflict, StoreError):
+            pass
+        _check_invariants(store)
