@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.store.accounts import AccountsMixin
 from bot.store.base import Clock, utc_now
+from bot.store.board import BoardMixin
 from bot.store.engine import WRITE_OPTION, create_store_engine, display_url, resolve_store_url
 from bot.store.items import ItemsMixin
 from bot.store.model import StoreError
@@ -19,7 +20,7 @@ from bot.store.sources import SourcesMixin
 _PG_SCHEMA_LOCK = 0x63726965_7572  # "crieur"
 
 
-class Store(ReviewMixin, ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin):
+class Store(ReviewMixin, ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin, BoardMixin):
     """The queue store: one object per process, safe to share between threads.
 
     Every method is one transaction. Methods that take `now` use the store's clock when it is

@@ -85,14 +85,7 @@ class Desk:
         return response
 
     def attention_count(self) -> int:
-        from sqlalchemy import func, select
-
-        from bot.store.schema import items
-
-        with self.store.engine.connect() as conn:
-            return conn.execute(
-                select(func.count()).where(items.c.state.in_(["awaiting_review", "needs_review", "failed"]))
-            ).scalar_one()
+        return int(self.store.count_states(["awaiting_review", "needs_review", "failed"]))
 
 
 def create_app(desk: Desk, *, token: str | None = None) -> Any:

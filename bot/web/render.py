@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from typing import TYPE_CHECKING
+
 from markupsafe import Markup, escape
 
-from bot.editing import PostCount, content_warning, count_post, counter_for, split_tail
+if TYPE_CHECKING:
+    from bot.editing import PostCount
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -84,9 +87,6 @@ class Card:
     def editable(self) -> bool:
         return self.state != "posted"
 
-    @property
-    def body_text(self) -> str:
-        return split_tail(self.text)[0]
 
 
 @dataclass
@@ -123,6 +123,8 @@ def shown_links(platform: Any, text: str) -> list[str]:
 
 def item_cards(item: Any) -> list[Card]:
     """The item's stored posts as cards, counted by the platform the thread was formatted for."""
+    from bot.editing import content_warning, count_post, counter_for  # (the platforms load on first use)
+
     platform = counter_for(item)
     cw = content_warning(item, platform)
     total = len(item.posts)
@@ -139,7 +141,7 @@ def item_cards(item: Any) -> list[Card]:
 
 def count_drafts(item: Any, cards: list[Card], drafts: Sequence[str]) -> None:
     """Give the editable cards the counts of the person's drafts (a refused edit is shown as typed)."""
-    from bot.editing import SPLIT_LINE
+    from bot.editing import SPLIT_LINE, content_warning, count_post, counter_for
 
     platform = counter_for(item)
     cw = content_warning(item, platform)
@@ -154,6 +156,8 @@ def count_drafts(item: Any, cards: list[Card], drafts: Sequence[str]) -> None:
 
 def thread_cards(thread: Any, platform: Any, media: list[dict[str, Any]] | None = None) -> list[Card]:
     """A formatter Thread (preview) as cards."""
+    from bot.editing import count_post
+
     total = len(thread.posts)
     return [
         Card(index=p.index, total=total, text=p.text, display=platform.display(p.text),

@@ -8,16 +8,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from bot.store.model import ItemState
-from bot.store.schema import items, posts
 
 # Per page: enough for a busy desk's week; beyond it the board says how many more there are.
 MAX_ROWS = 700
 # Per account and week: a schedule every minute must not fill the board with free slots.
 MAX_FREE_SLOTS = 60
-SHOWN_STATES = [s for s in ItemState if s not in (ItemState.CANCELLED, ItemState.REJECTED)]
+SHOWN_STATES = [s.value for s in ItemState if s not in (ItemState.CANCELLED, ItemState.REJECTED)]
 FIRST_WORDS = 140
 
 
@@ -66,42 +63,16 @@ def week_board(
     account: str | None = None,
     now: datetime,
 ) -> Week:
-    """The 7 days from `start` (in `zone`): each day's threads in time order, with the free slots
-    of the served accounts that are still to come. One indexed range query (state, due_at); the
-    first post is read by primary key, never the whole thread."""
+    """The 7 days from `start` (in `zone`): each day's threads in time order (at most MAX_ROWS,
+    the rest counted), with the free slots of the served accounts that are still to come."""
     begin = datetime.combine(start, time(0), zone)
     end = datetime.combine(start + timedelta(days=7), time(0), zone)
-    first_post = (
-        select(func.substr(posts.c.text, 1, FIRST_WORDS + 1))
-        .where(posts.c.item_id == items.c.id, posts.c.idx == 1)
-        .scalar_subquery()
-    )
-    post_count = select(func.max(posts.c.idx)).where(posts.c.item_id == items.c.id).scalar_subquery()
-    query = (
-        select(items.c.id, items.c.campaign, items.c.account, items.c.platform, items.c.state,
-               items.c.title, items.c.due_at, items.c.options, first_post.label("first"), post_count.label("n"))
-        .where(items.c.state.in_(SHOWN_STATES), items.c.due_at >= begin, items.c.due_at < end)
-        .order_by(items.c.due_at, items.c.id)
-        .limit(MAX_ROWS + 1)
-    )
-    count_query = (
-        select(items.c.state, func.count())
-        .where(items.c.state.in_(SHOWN_STATES), items.c.due_at >= begin, items.c.due_at < end)
-        .group_by(items.c.state)
-    )
-    if account:
-        query = query.where(items.c.account == account)
-        count_query = count_query.where(items.c.account == account)
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-        counts = {str(state): n for state, n in conn.execute(count_query).all()}
-    more = max(0, sum(counts.values()) - MAX_ROWS)
-    rows = rows[:MAX_ROWS]
+    rows, counts = store.board_rows(begin, end, SHOWN_STATES, account=account, limit=MAX_ROWS,
+                                    first_chars=FIRST_WORDS + 1)
+    more = max(0, sum(counts.values()) - len(rows))
     entries = [
-        Entry(at=row.due_at, account=row.account,
-              platform=(row.options or {}).get("profile") or row.platform,
-              item_id=row.id, campaign=row.campaign, state=row.state, title=row.title,
-              first_words=_first_words(row.first or ""), posts=row.n or 0)
+        Entry(at=row.due_at, account=row.account, platform=row.profile, item_id=row.id, campaign=row.campaign,
+              state=row.state, title=row.title, first_words=_first_words(row.first_words), posts=row.posts)
         for row in rows
     ]
     held = {(e.account, e.at) for e in entries}
