@@ -171,7 +171,7 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
             else:  # the same state: no move, only the new version
                 conn.execute(update(items).where(items.c.id == item_id)
                              .values(updated_at=now, version=items.c.version + 1))
-            summary = f"{what} by {by}"
+            summary = f"by {by}" if what == "edited" else f"{what} by {by}"  # (the outcome says "edited")
             if len(texts) != len(current):
                 summary += f" ({len(current)} → {len(texts)} posts)"
             elif changed:

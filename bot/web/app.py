@@ -211,10 +211,13 @@ def thread_page(desk: Desk, request: Request, form: dict[str, Any], *, status: i
     profile = (item.options or {}).get("profile") or item.platform
     look = render.look_for(item.account, profile, desk.account(item.account))
     history = desk.store.attempts(item.id)
+    edits = [h for h in history if h.outcome == "edited"]
+    approvals = [h for h in history if h.outcome == "approved" and (not edits or h.id > edits[-1].id)]
     account_state = desk.store.account_state(item.account)
     now = desk.clock()
     return desk.page(
         request, "thread.html", status=status, item=item, cards=cards, look=look, history=history, zone=zone,
+        approval=approvals[-1] if approvals and item.state != "awaiting_review" else None,
         error=error, drafts=drafts, editing=editing or request.query_params.get("edit") == "1",
         paused=account_state if account_state.is_paused(now) else None, now=now,
         any_posted=any(c.state == "posted" for c in cards),

@@ -94,7 +94,7 @@ def test_edit_after_approval_sends_it_back_to_review(store) -> None:
     assert edited.posts[0].text == "first post!"
     assert edited.posts[0].idempotency_key != approved.posts[0].idempotency_key
     assert edited.posts[1].idempotency_key == approved.posts[1].idempotency_key
-    assert store.attempts(item.id)[-1].message == "edited by Bob (post 1)"
+    assert store.attempts(item.id)[-1].message == "by Bob (post 1)"
 
 
 def test_two_editors_get_a_conflict_not_a_lost_edit(make_store) -> None:

@@ -83,6 +83,7 @@ def test_review_edit_approve_publish_reject_reschedule(desk_files: DeskFiles, pr
         page.get_by_test_id("approve").click()
         assert "approved by Dana Desk" in page.locator(".flash").inner_text()
         assert "approved" in page.get_by_test_id("history").inner_text()
+        assert page.get_by_test_id("approved").inner_text().startswith("Dana Desk")
         deadline = time.monotonic() + 90
         while page.get_by_test_id("state").inner_text() != "published":
             assert time.monotonic() < deadline, f"the daemon did not publish it:\n{daemon.text()}"
