@@ -66,6 +66,7 @@ class DeskFiles:
     root: Path
     campaign: Path
     db: Path
+    db_url: str = ""  # the store actually used (a PostgreSQL URL in the PostgreSQL runs)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("CRIEUR_DB", "CRIEUR_DESK_TOKEN")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,19 +14,34 @@ from starlette.testclient import TestClient
 from bot.approval import load_campaigns_quietly
 from bot.cli import main
 from bot.store import ItemState, open_store
+from bot.testing import postgres_schema
 from bot.web.app import Desk, create_app
 
 TOKEN = "a-long-enough-desk-token-123"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_db(request: pytest.FixtureRequest, desk_files: DeskFiles) -> Iterator[str]:
+    """The desk's store: the test's SQLite file, or a fresh PostgreSQL schema (the daemon's choices)."""
+    if request.param == "sqlite":
+        yield str(desk_files.db)
+        return
+    base = os.environ.get("CRIEUR_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL tests need CRIEUR_TEST_DATABASE_URL")
+    with postgres_schema(base, "crieur_desk") as url:
+        yield url
+
+
 @pytest.fixture
-def desk(desk_files: DeskFiles, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def desk(desk_files: DeskFiles, store_db: str, monkeypatch: pytest.MonkeyPatch,
+         capsys: pytest.CaptureFixture[str]) -> Iterator[Desk]:
     monkeypatch.chdir(desk_files.root)
-    db = str(desk_files.db)
+    desk_files.db_url = store_db
     assert main(["enqueue", str(desk_files.campaign), "articles/harbour.txt", "articles/bridge.txt",
-                 "--account", "desk-x", "--db", db]) == 0
+                 "--account", "desk-x", "--db", store_db]) == 0
     capsys.readouterr()
-    store = open_store(db)
+    store = open_store(store_db)
     yield Desk(store=store, campaigns=load_campaigns_quietly([desk_files.campaign]))
     store.close()
 
@@ -192,7 +209,7 @@ def test_serve_refuses_to_open_to_the_network_without_a_token(capsys: pytest.Cap
 
 
 def test_cli_approve_and_reject(desk: Desk, capsys: pytest.CaptureFixture[str], desk_files: DeskFiles) -> None:
-    db = str(desk_files.db)
+    db = desk_files.db_url
     assert main(["queue", "approve", "1", "2", "--by", "Ann", "--db", db, "--config", str(desk_files.root)]) == 0
     out = capsys.readouterr().out
     assert "item 1 approved by Ann" in out and "item 2 approved by Ann" in out
@@ -237,7 +254,7 @@ def test_mastodon_cards_show_the_content_warning_and_images_with_alt(desk: Desk,
     _tiny_png(desk_files.root / "articles" / "flood.png")
     (desk_files.root / "articles" / "flood.txt").write_text(CW_ARTICLE, encoding="utf-8")
     assert main(["enqueue", str(desk_files.campaign), "articles/flood.txt", "--account", "desk-masto",
-                 "--db", str(desk_files.db)]) == 0
+                 "--db", desk_files.db_url]) == 0
     item = next(i for i in desk.store.list_items() if i.source.endswith("flood.txt"))
     client = _client(desk)
     page = client.get(f"/thread/{item.id}").text
