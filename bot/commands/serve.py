@@ -82,8 +82,21 @@ def run(args: argparse.Namespace) -> int:
     # desk logs the changes people make (item, action, who), never a query string.
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off")
     server = uvicorn.Server(config)
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again to the handler found before
+    # it started: these record it, so the exit code follows `crieur run` (SIGTERM 0, Ctrl-C 130).
+    import signal
+
+    stopped: list[int] = []
+
+    def stop(number: int, _frame: object) -> None:
+        stopped.append(number)
+        server.should_exit = True  # a signal before uvicorn takes over still stops it
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
     try:
         server.run(sockets=[sock])
     finally:
         store.close()
-    return 0
+    print("desk: stopped", file=sys.stderr)
+    return 130 if signal.SIGINT in stopped else 0
