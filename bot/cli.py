@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 
-from bot import __version__
 from bot.errors import BadInput, CrieurError
 
 EXIT_OK = 0
@@ -16,15 +13,29 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command-line grammar; each subcommand module adds its own arguments."""
-    from bot.commands import register_all
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, looked up only when asked (the lookup costs ~30 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from bot import __version__
+
+        sys.stdout.write(f"crieur {__version__}\n")
+        parser.exit()
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line grammar for `argv`: every command's name and help line, and the arguments
+    of the command `argv` runs (of every command when `argv` is None)."""
+    from bot.commands import chosen_command, register_all
 
     parser = argparse.ArgumentParser(
         prog="crieur",
         description="Turn articles into social-media threads and publish them on schedule.",
     )
-    parser.add_argument("--version", action="version", version=f"crieur {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument(
         "--log-level",
@@ -34,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log verbosity on stderr (default: INFO)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_all(subparsers)
+    register_all(subparsers, None if argv is None else (chosen_command(argv) or ""))
     _accept_global_options_anywhere(subparsers)
     return parser
 
@@ -54,13 +65,18 @@ def _accept_global_options_anywhere(subparsers: argparse._SubParsersAction) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `crieur` with `argv`; return the exit code (0 ok, 1 failure, 2 bad input, 130 Ctrl-C)."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)  # argparse itself exits 2 on a usage error
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    if getattr(args, "logs", True):  # a command that never logs (preview) skips the set-up
+        import logging
+
+        logging.basicConfig(
+            level=getattr(logging, args.log_level),
+            format="%(asctime)s %(levelname)s %(message)s",
+            stream=sys.stderr,
+        )
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -83,5 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(args: argparse.Namespace, message: str) -> None:
     if args.debug:
+        import traceback
+
         traceback.print_exc()
     print(message, file=sys.stderr)

@@ -17,7 +17,7 @@ class Break(IntEnum):
     HARD = 1  # a grapheme boundary inside an over-long token (the formatter's last resort)
     CHAR = 2  # between two CJK characters
     SPACE = 3
-    CLAUSE = 4  # after ; : — , (and CJK 、，；：)
+    CLAUSE = 4  # after ; : — , and a closing parenthesis, before a dash (and CJK 、，；：)
     SENTENCE = 5
     PARAGRAPH = 6
 
@@ -43,7 +43,7 @@ _WORD = re.compile(rf"[^{_BREAKABLE_WS}]+")
 _OPENING_QUOTES = frozenset("«“„‹‘([{¿¡")
 # A piece starting with one of these belongs to the word before it (French puts a space there).
 _GLUED_TO_PREVIOUS = frozenset("»”›’%‰:;!?)]}…")
-_CLAUSE_END = (",", ";", ":", "—", "–")
+_CLAUSE_END = (",", ";", ":", "—", "–", ")")
 _SENTENCE_PUNCT = frozenset(".!?…")
 _CLOSERS = frozenset("»”’\"')]›")
 

@@ -476,3 +476,42 @@ def test_review_required_on_the_campaign_or_one_account(tmp_path: Path) -> None:
     with pytest.raises(CampaignError) as error:
         load_campaign(bad)
     assert "bad.yaml:6: review:" in str(error.value)
+
+
+def test_format_cut_setting(tmp_path: Path) -> None:
+    path = tmp_path / "cut.yaml"
+    path.write_text(
+        "name: cut\ntimezone: UTC\naccounts: {a: {platform: dryrun, as: x}}\n"
+        "schedule: {slots: ['0 9 * * *']}\n"
+        "format:\n  x: {cut: compact}\n"
+    )
+    c = load_campaign(path)
+    assert c.format_options("x").cut == "compact"
+    assert c.format_options("mastodon").cut == "readable"  # the default
+    bad = tmp_path / "bad_cut.yaml"
+    bad.write_text(path.read_text().replace("cut: compact", "cut: tidy"))
+    with pytest.raises(BadInput) as info:
+        load_campaign(bad)
+    assert f"{bad}:6: format.x.cut: must be one of 'readable' or 'compact' (got 'tidy')" in str(info.value)
+
+
+def test_built_in_platforms_need_no_entry_point_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[object] = []
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kwargs: str) -> object:
+        scans.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    path = tmp_path / "builtin.yaml"
+    path.write_text(
+        "name: builtin\ntimezone: UTC\naccounts: {a: {platform: dryrun, as: x}}\n"
+        "schedule: {slots: ['0 9 * * *']}\nformat:\n  mastodon: {cut: compact}\n"
+    )
+    load_campaign(path)
+    assert scans == []
+    path.write_text(path.read_text().replace("mastodon: {cut", "myspace: {cut"))
+    with pytest.raises(BadInput):
+        load_campaign(path)
+    assert scans  # a name that is not built in: the plug-ins are looked up

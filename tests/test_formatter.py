@@ -18,6 +18,7 @@ from bot.platforms import get_platform
 
 NO_TAGS = HashtagBudget(max_tags=0)
 PLAIN = FormatOptions(link="none", hashtags=NO_TAGS)
+COMPACT_PLAIN = FormatOptions(link="none", hashtags=NO_TAGS, cut="compact")
 
 SENTENCES = [
     "Après l’appel téléphonique du 20 mai, les négociations ont repris à Istanbul.",
@@ -287,7 +288,7 @@ def test_platform_name_or_object() -> None:
     assert format_thread(art, "bluesky") == format_thread(art, get_platform("bluesky"))
 
 
-# A thread whose posts are all nearly full: no room at the end for long tags, but the body
+# With `cut: compact`, a thread whose posts are all nearly full: no room at the end for long tags, but the body
 # holds "Istanbul", "Zelensky" and "OTAN", which cost one character each to turn into tags.
 FULL_SENTENCES = [
     "Les négociations ont repris à Istanbul sous l’égide de la Turquie, sans percée sur le front.",
@@ -310,14 +311,14 @@ def _full_article() -> Article:
 
 def test_tags_without_room_free_their_max_tags_place() -> None:
     plat = get_platform("x")
-    base = format_thread(article(FULL_BODY), plat, PLAIN)
+    base = format_thread(article(FULL_BODY), plat, COMPACT_PLAIN)
     art = _full_article()
     # The premise: the long tags rank first (all their words are in the body, hashtag line first)
     # and do not fit at the end of the thread.
-    only_end = format_thread(art, plat, FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2, placement="end")))
+    only_end = format_thread(art, plat, FormatOptions(link="none", cut="compact", hashtags=HashtagBudget(max_tags=2, placement="end")))
     assert {d.tag: d.reason for d in only_end.hashtags_dropped}[LONG_TAGS[0]] == "no room"
 
-    thread = format_thread(art, plat, FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2)))
+    thread = format_thread(art, plat, FormatOptions(link="none", cut="compact", hashtags=HashtagBudget(max_tags=2)))
     reasons = {d.tag: d.reason for d in thread.hashtags_dropped}
     assert reasons[LONG_TAGS[0]] == reasons[LONG_TAGS[1]] == "no room"
     assert thread.hashtags_used == ("Istanbul", "Zelensky")  # the next candidates, best first
@@ -332,10 +333,10 @@ def test_tags_without_room_free_their_max_tags_place() -> None:
 
 def test_dropped_tags_free_places_up_to_max_tags() -> None:
     art = _full_article()
-    thread = format_thread(art, "x", FormatOptions(link="none", hashtags=HashtagBudget(max_tags=3)))
+    thread = format_thread(art, "x", FormatOptions(link="none", cut="compact", hashtags=HashtagBudget(max_tags=3)))
     assert thread.hashtags_used == ("Istanbul", "Zelensky", "OTAN")
     assert {d.tag: d.reason for d in thread.hashtags_dropped} == {t: "no room" for t in LONG_TAGS}
-    thread = format_thread(art, "x", FormatOptions(link="none", hashtags=HashtagBudget(max_tags=1)))
+    thread = format_thread(art, "x", FormatOptions(link="none", cut="compact", hashtags=HashtagBudget(max_tags=1)))
     assert thread.hashtags_used == ("Istanbul",)
     assert {d.tag: d.reason for d in thread.hashtags_dropped} == {
         LONG_TAGS[0]: "no room",
@@ -347,7 +348,7 @@ def test_dropped_tags_free_places_up_to_max_tags() -> None:
 
 def test_end_tag_without_room_frees_its_place_for_a_shorter_one() -> None:
     art = _full_article()
-    opts = FormatOptions(link="none", hashtags=HashtagBudget(max_tags=2, placement="end"))
+    opts = FormatOptions(link="none", cut="compact", hashtags=HashtagBudget(max_tags=2, placement="end"))
     thread = format_thread(art, "x", opts)
     assert thread.hashtags_used == ("Istanbul", "Zelensky")
     assert thread.posts[-1].text.endswith("\n\n#Istanbul #Zelensky")

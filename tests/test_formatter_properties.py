@@ -49,11 +49,15 @@ def squash(text: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(PLATFORMS))
 @SETTINGS
-@given(paragraphs=bodies(), numbering=st.sampled_from(["suffix", "prefix", "thread", "none"]))
-def test_posts_fit_and_give_back_the_body(name: str, paragraphs: tuple[str, ...], numbering: str) -> None:
+@given(
+    paragraphs=bodies(),
+    numbering=st.sampled_from(["suffix", "prefix", "thread", "none"]),
+    cut=st.sampled_from(["readable", "compact"]),
+)
+def test_posts_fit_and_give_back_the_body(name: str, paragraphs: tuple[str, ...], numbering: str, cut: str) -> None:
     plat = PLATFORMS[name]
     art = Article(paragraphs=paragraphs)
-    opts = FormatOptions(numbering=numbering, link="none", hashtags=HashtagBudget(max_tags=0))  # type: ignore[arg-type]
+    opts = FormatOptions(numbering=numbering, link="none", hashtags=HashtagBudget(max_tags=0), cut=cut)  # type: ignore[arg-type]
     thread = format_thread(art, plat, opts)
     assert thread.posts
     for post in thread.posts:

@@ -110,3 +110,10 @@ def test_graphemes_keep_emoji_sequences() -> None:
 
 def test_empty() -> None:
     assert pieces("   ") == []
+
+
+def test_clause_ends_after_a_closing_parenthesis_and_before_a_dash() -> None:
+    kinds = {p.text: p.brk for p in pieces("Le ministre (PS) a parlé — longuement — puis il est parti.", "fr")}
+    assert kinds["(PS)"] == Break.CLAUSE
+    assert kinds["parlé"] == Break.CLAUSE  # before "—"
+    assert kinds["ministre"] == Break.SPACE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -34,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-per-post", type=int, metavar="N", help="hashtags per post")
     parser.add_argument("--max-tag-chars", type=int, metavar="N", help="characters the hashtags may add")
     parser.add_argument("--placement", choices=["inline", "end", "start", "spread", "inline+end"])
-    parser.set_defaults(handler=run)
+    parser.add_argument(
+        "--cut", choices=["readable", "compact"],
+        help="readable: posts end at sentence and clause ends (default); compact: the fewest posts",
+    )
+    parser.set_defaults(handler=run, logs=False)  # preview never logs: no logging set-up
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         _write_html(args.html, article, threads, campaign)
     if args.json:
+        import json
+
         json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif args.html:
@@ -123,7 +128,9 @@ def _options(args: argparse.Namespace, platform: str, campaign: Any) -> Any:
     options = campaign.format_options(platform) if campaign else default_options(platform)
     changes = {
         key: value
-        for key, value in (("numbering", args.numbering), ("link", args.link), ("max_posts", args.max_posts))
+        for key, value in (
+            ("numbering", args.numbering), ("link", args.link), ("max_posts", args.max_posts), ("cut", args.cut)
+        )
         if value is not None
     }
     budget = options.hashtags or HashtagBudget()
@@ -154,6 +161,7 @@ def _as_json(article: Any, threads: list[Any]) -> dict[str, Any]:
                     "used": list(thread.hashtags_used),
                     "dropped": [{"tag": d.tag, "reason": d.reason} for d in thread.hashtags_dropped],
                 },
+                "breaks": break_summary(thread),
             }
             for thread in threads
         ],
@@ -177,8 +185,37 @@ def _print_human(article: Any, threads: list[Any]) -> None:
             if getattr(post, "cw", None):
                 out.write(f"CW: {post.cw}\n")  # shown first by Mastodon, and counted in the length
             out.write(platform.display(post.text) + "\n")
+        out.write(f"\n{summary_line(thread)}\n")
         used = " ".join(f"#{tag}" for tag in thread.hashtags_used) or "none"
-        out.write(f"\nhashtags used: {used}\n")
+        out.write(f"hashtags used: {used}\n")
         for dropped in thread.hashtags_dropped:
             out.write(f"hashtag dropped: #{dropped.tag} ({dropped.reason})\n")
         out.write("\n")
+
+
+def break_summary(thread: Any) -> dict[str, int]:
+    """How many breaks fell at sentence ends (paragraph ends included), clause ends, and elsewhere."""
+    kinds = list(thread.breaks)
+    paragraph = kinds.count("paragraph")
+    sentence = kinds.count("sentence") + paragraph
+    clause = kinds.count("clause")
+    return {
+        "sentence_ends": sentence,
+        "clause_ends": clause,
+        "elsewhere": len(kinds) - sentence - clause,
+        "paragraph_ends": paragraph,
+        "inside_words": kinds.count("word"),
+    }
+
+
+def summary_line(thread: Any) -> str:
+    """The one-line summary of a thread: posts and the quality of its breaks."""
+    count = len(thread.posts)
+    s = break_summary(thread)
+    breaks = count - 1 if count else 0
+    line = f"{count} post{'s' if count != 1 else ''}, {breaks} break{'s' if breaks != 1 else ''}"
+    if breaks:
+        line += f": {s['sentence_ends']} at sentence ends, {s['clause_ends']} at clause ends, {s['elsewhere']} elsewhere"
+        if s["inside_words"]:
+            line += f" ({s['inside_words']} inside words)"
+    return line

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from bot.errors import BadInput
 from bot.platforms.base import Platform
-from bot.platforms.bluesky import Bluesky
-from bot.platforms.dryrun import DryRun
-from bot.platforms.mastodon import Mastodon
-from bot.platforms.x import X
 
-_PROFILES: dict[str, type[Platform]] = {
-    "x": X,
-    "mastodon": Mastodon,
-    "bluesky": Bluesky,
-    "dryrun": DryRun,
+# Each profile's module is imported when the profile is first asked for: X's counting needs the
+# URL and emoji tables, Mastodon's its URL rules, and a command that formats for one platform
+# should not pay for the others.
+_PROFILES: dict[str, tuple[str, str]] = {
+    "x": ("bot.platforms.x", "X"),
+    "mastodon": ("bot.platforms.mastodon", "Mastodon"),
+    "bluesky": ("bot.platforms.bluesky", "Bluesky"),
+    "dryrun": ("bot.platforms.dryrun", "DryRun"),
 }
 PLATFORM_NAMES: tuple[str, ...] = tuple(_PROFILES)
 
@@ -30,10 +30,11 @@ def get_platform(name: str, **overrides: Any) -> Platform:
     Raises BadInput for an unknown name, an unknown override or a non-positive value.
     """
     try:
-        cls = _PROFILES[name]
+        module, attr = _PROFILES[name]
     except (KeyError, TypeError):
         known = ", ".join(PLATFORM_NAMES)
         raise BadInput(f"unknown platform {name!r}; known platforms: {known}") from None
+    cls: type[Platform] = getattr(import_module(module), attr)
     for keyword in overrides:
         if keyword not in cls.overrides:
             allowed = ", ".join(cls.overrides)

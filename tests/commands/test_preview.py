@@ -34,7 +34,7 @@ def test_json_preview_has_the_documented_shape_and_respects_limits(article: Path
     assert set(data["article"]) == {"path", "title", "lang", "url"}
     assert [t["platform"] for t in data["threads"]] == ["x", "mastodon", "bluesky"]
     for thread in data["threads"]:
-        assert set(thread) == {"platform", "limit", "posts", "hashtags"}
+        assert set(thread) == {"platform", "limit", "posts", "hashtags", "breaks"}
         assert set(thread["hashtags"]) == {"used", "dropped"}
         platform = get_platform(thread["platform"])
         assert [p["index"] for p in thread["posts"]] == list(range(1, len(thread["posts"]) + 1))
@@ -86,3 +86,31 @@ def test_missing_file_and_unknown_platform_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
     unknown = crieur("preview", str(EXAMPLES[0]), "--platform", "myspace")
     assert unknown.returncode == 2 and "myspace" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+SAMPLE = ROOT.parent / "shared" / "articles" / "seed-fr-ukraine.txt"
+CUT_ARTICLE = SAMPLE if SAMPLE.exists() else ROOT / "config" / "articles" / "fr-budget-49-3.txt"
+
+
+def test_summary_line_counts_break_quality_in_text_and_json() -> None:
+    done = crieur("preview", str(CUT_ARTICLE), "--platform", "x", "--json")
+    assert done.returncode == 0, done.stderr
+    thread = json.loads(done.stdout)["threads"][0]
+    breaks = thread["breaks"]
+    assert breaks["sentence_ends"] + breaks["clause_ends"] + breaks["elsewhere"] == len(thread["posts"]) - 1
+    assert breaks["elsewhere"] == 0  # the readable default: no break at a bare space here
+    text = crieur("preview", str(CUT_ARTICLE), "--platform", "x")
+    assert (
+        f"{len(thread['posts'])} posts, {len(thread['posts']) - 1} breaks: {breaks['sentence_ends']} at sentence ends, "
+        f"{breaks['clause_ends']} at clause ends, 0 elsewhere"
+    ) in text.stdout
+
+
+def test_cut_compact_gives_fewer_posts_with_worse_breaks() -> None:
+    readable = json.loads(crieur("preview", str(CUT_ARTICLE), "-p", "x", "--json").stdout)["threads"][0]
+    done = crieur("preview", str(CUT_ARTICLE), "-p", "x", "--json", "--cut", "compact")
+    assert done.returncode == 0, done.stderr
+    compact = json.loads(done.stdout)["threads"][0]
+    assert len(compact["posts"]) < len(readable["posts"])
+    assert compact["breaks"]["sentence_ends"] < readable["breaks"]["sentence_ends"]
+    assert crieur("preview", str(CUT_ARTICLE), "--cut", "tidy").returncode == 2
