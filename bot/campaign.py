@@ -291,6 +291,8 @@ class CampaignSection(_Section):
     retry: RetryPolicy = RetryPolicy()
     notify: NotifySection | None = None
     together: Annotated[timedelta | None, BeforeValidator(_together)] = None
+    # `required`: every thread waits for a person's approval (crieur serve / queue approve).
+    review: Literal["required", "none"] = "none"
 
 
 class AccountSection(_Section):
@@ -301,6 +303,7 @@ class AccountSection(_Section):
     limit: PositiveInt | None = None
     url_length: NonNegativeInt | None = None
     credentials: str | None = None
+    review: Literal["required", "none"] | None = None  # None: the campaign's `review`
 
     def _missing_credentials(self) -> str | None:
         return None
@@ -527,6 +530,12 @@ class Campaign:
     # `notify:` (None: no notifications) and `together:` (None: each account its own next slot).
     notify: NotifySection | None = None
     together: timedelta | None = None
+    review: str = "none"
+
+    def review_for(self, account: Account) -> str:
+        """`required` when the account's threads wait for a person's approval: the account's own
+        `review:` if it says, else the campaign's."""
+        return account.settings.get("review") or self.review
 
     def format_options(self, platform_name: str) -> Any:
         """`bot.formatter.FormatOptions` for `platform_name`: its defaults, then this campaign's
@@ -786,6 +795,7 @@ def _build(path: Path, section: CampaignSection, raw_accounts: Mapping[str, Acco
         name=section.name, path=path, timezone=tz, lang=section.lang, accounts=accounts,
         sources=sources, schedule=schedule, grace=section.grace, retry=section.retry,
         format=dict(section.format), notify=section.notify, together=section.together,
+        format=dict(section.format), review=section.review,
     )
 
 

@@ -151,7 +151,8 @@ def iter_enqueue(
                 posts=[post.text for post in thread.posts],
                 media=media_entries(article, account.profile),
                 options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url,
-                         "quiet_hours": [q.text for q in campaign.schedule.quiet_hours]},
+                         "quiet_hours": [q.text for q in campaign.schedule.quiet_hours],
+                         **desk_options(campaign, account, platform)},
                 lang=article.lang,
             )
             planned.append((new, account, len(thread.posts)))
@@ -175,6 +176,21 @@ def iter_enqueue(
             posts=count,
             message=outcome.message,
         )
+
+
+def desk_options(campaign, account, platform) -> dict:  # noqa: ANN001
+    """What the desk needs later to edit and approve the stored thread the way it was formatted:
+    the review rule, the counting profile and its limits, the numbering style and the grace."""
+    options = {
+        "review": campaign.review_for(account),
+        "profile": account.profile,
+        "limit": platform.limit,
+        "numbering": campaign.format_options(account.profile).numbering,
+        "grace_s": int(campaign.grace.total_seconds()),
+    }
+    if getattr(platform, "url_length", None) is not None and "url_length" in getattr(platform, "overrides", ()):
+        options["url_length"] = platform.url_length
+    return options
 
 
 def _select_accounts(campaign, names: Sequence[str] | None) -> list:  # noqa: ANN001

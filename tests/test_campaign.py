@@ -179,7 +179,7 @@ def test_example_campaigns_load(path: Path) -> None:
 def test_example_campaigns_load_together() -> None:
     assert {p.name for p in EXAMPLES} >= {"example.yaml", "newsdesk.yaml"}
     campaigns = load_campaigns(EXAMPLES)
-    assert sorted(c.name for c in campaigns) == ["example", "newsdesk"]
+    assert sorted(c.name for c in campaigns) == ["example", "newsdesk", "reviewed"]
 
 
 def test_example_uses_only_dryrun_accounts() -> None:
@@ -467,6 +467,19 @@ def test_short_forms_are_reported_as_written(tmp_path: Path) -> None:
         f'{path}:7: schedule.slots: invalid cron expression "0 9 * * 8": unknown weekday "8" (use 0-7 or sun-sat)',
         f'{path}:8: schedule.quiet_hours: invalid quiet hours "7-9": expected "HH:MM-HH:MM", e.g. "22:00-07:00"',
     ]
+
+
+def test_review_required_on_the_campaign_or_one_account(tmp_path: Path) -> None:
+    campaign = load_campaign(ROOT / "config" / "campaigns" / "review.yaml")
+    assert campaign.review == "required"
+    assert campaign.review_for(campaign.accounts["desk-review-x"]) == "required"
+    assert campaign.review_for(campaign.accounts["desk-review-bluesky"]) == "none"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "config" / "campaigns" / "review.yaml").read_text(encoding="utf-8")
+                   .replace("review: required ", "review: maybe "), encoding="utf-8")
+    with pytest.raises(CampaignError) as error:
+        load_campaign(bad)
+    assert "bad.yaml:6: review:" in str(error.value)
 
 
 def test_format_cut_setting(tmp_path: Path) -> None:

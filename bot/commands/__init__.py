@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("bot.commands.auth", "authorise Crieur to post on an account (writes the credentials file)"),
     "accounts": ("bot.commands.accounts", "check credentials; see and lift account pauses"),
     "status": ("bot.commands.status", "is a daemon running, what is queued and next, what needs a person"),
+    "serve": ("bot.commands.serve", "the desk: a local web page to review, approve, edit and steer the queue"),
 }
 
 

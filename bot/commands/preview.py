@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="platform to format for (x, mastodon, bluesky, dryrun); repeatable; default: x, mastodon, bluesky",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write the threads in each platform's look as one self-contained HTML file")
     parser.add_argument("--campaign", metavar="FILE", help="read format options and language from a campaign file")
     parser.add_argument("--limit", type=int, metavar="N", help="character limit override (e.g. 4000 for X Premium)")
     parser.add_argument("--lang", help="post in this language, whatever the article says or seems to be")
@@ -64,14 +66,60 @@ def run(args: argparse.Namespace) -> int:
 
             media_entries(article, name)  # a missing, non-image or oversize file: an error now, not at enqueue
         threads.append(format_checked(article, platform, options))
+    if args.html:
+        _write_html(args.html, article, threads, campaign)
     if args.json:
         import json
 
         json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
+    elif args.html:
+        print(f"preview written to {args.html} ({len(threads)} platform{'s' if len(threads) != 1 else ''})")
     else:
         _print_human(article, threads)
     return 0
+
+
+def _write_html(path: str, article: Any, threads: list[Any], campaign: Any) -> None:
+    """The desk's platform-look preview as one HTML file (styles and images inlined), written atomically."""
+    import os
+    import tempfile
+    from datetime import datetime
+    from pathlib import Path
+
+    from bot.errors import BadInput
+    from bot.platforms import get_platform
+    from bot.web import render
+
+    media = [{"path": str(m.path), "alt": m.alt} for m in article.media]
+    inline = [render.data_uri(m["path"]) for m in media]
+    previews = []
+    for thread in threads:
+        platform = get_platform(thread.platform, limit=thread.limit)
+        name = next((a.name for a in campaign.accounts.values() if a.profile == thread.platform), None) if campaign else None
+        account = campaign.accounts.get(name) if campaign and name else None
+        previews.append({
+            "look": render.look_for(name or thread.platform, thread.platform, account),
+            "cards": render.thread_cards(thread, platform, media),
+            "thread": thread,
+            "inline_media": inline,
+        })
+    html = render.make_environment().get_template("standalone.html").render(
+        css=render.stylesheet(), previews=previews, title=article.title or Path(article.path or "article").name,
+        source=article.path or "", lang=article.lang, made=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    )
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(html)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file to mail or publish, not mkstemp's 0600
+        os.replace(tmp, target)
+    except OSError as error:
+        raise BadInput(f"--html {path}: cannot write it: {error.strerror}") from None
 
 
 def _options(args: argparse.Namespace, platform: str, campaign: Any) -> Any:

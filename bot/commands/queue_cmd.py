@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from bot.commands.common import add_db_option, add_dry_run_option, open_store_for
 
-STATES = ["scheduled", "publishing", "published", "failed", "cancelled", "needs_review"]
+STATES = ["scheduled", "publishing", "published", "failed", "cancelled", "needs_review", "awaiting_review",
+          "rejected"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +48,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="accept a time in the past or in the campaign's quiet hours")
     reschedule.add_argument("--at", required=True, metavar="TIME", help="ISO 8601 (campaign zone if no offset) or now")
     reschedule.set_defaults(handler=run_reschedule)
+
+    approve = actions.add_parser(
+        "approve", help="approve threads awaiting review (they go out on their slot)",
+        description="Approve threads that wait for a person (campaign or account with `review: required`). "
+        "A thread approved after its slot goes at once within the campaign's grace, else it takes its "
+        "account's next free slot (or goes now with --now).",
+    )
+    approve.add_argument("ids", type=int, nargs="+", metavar="ID")
+    approve.add_argument("--by", required=True, metavar="NAME", help="who approves (kept in the history)")
+    approve.add_argument("--now", action="store_true", help="a thread whose slot has passed goes out at once")
+    approve.add_argument("--config", metavar="DIR", help="campaign files: DIR/*.yaml (default: config/campaigns)")
+    approve.set_defaults(handler=run_approve)
+
+    reject = actions.add_parser("reject", help="refuse a thread awaiting review: it is never published")
+    reject.add_argument("id", type=int, metavar="ID")
+    reject.add_argument("--reason", required=True, help="why (kept in the history)")
+    reject.add_argument("--by", required=True, metavar="NAME", help="who rejects")
+    reject.set_defaults(handler=run_reject)
 
     resolve = actions.add_parser(
         "resolve",
@@ -316,6 +335,31 @@ def _quiet_hours_of(item: Any) -> list[Any]:
         except ValueError:
             continue
     return windows
+def run_approve(args: argparse.Namespace) -> int:
+    """Approve each ID in turn; every one is tried, and the exit code is 2 if any was refused."""
+    from bot.approval import approve_item, campaign_paths, load_campaigns_quietly
+    from bot.errors import CrieurError
+    from bot.timefmt import format_local
+
+    campaigns = load_campaigns_quietly(campaign_paths(None, args.config))
+    store = open_store_for(args, announce=True, must_exist=True)
+    refused = 0
+    for item_id in args.ids:
+        try:
+            item = approve_item(store, item_id, args.by, campaigns, at_once=args.now)
+        except CrieurError as error:
+            print(f"crieur: error: {error}", file=sys.stderr)
+            refused += 1
+            continue
+        print(f"item {item_id} approved by {' '.join(args.by.split())}; due {format_local(item.due_at, _zone(item))}")
+    return 2 if refused else 0
+
+
+def run_reject(args: argparse.Namespace) -> int:
+    store = open_store_for(args, announce=True, must_exist=True)
+    store.reject(args.id, args.by, args.reason)
+    print(f"item {args.id} rejected; it will not be published")
+    return 0
 
 
 def run_resolve(args: argparse.Namespace) -> int:

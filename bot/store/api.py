@@ -8,12 +8,14 @@ from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError, SQLA
 from bot.store.accounts import AccountsMixin
 from bot.store.base import Clock, store_fault, utc_now
 from bot.store.daemons import DaemonsMixin
+from bot.store.board import BoardMixin
 from bot.store.engine import WRITE_OPTION, create_store_engine, display_url, resolve_store_url
 from bot.store.hotpath import HotPathMixin
 from bot.store.items import ItemsMixin
 from bot.store.model import StoreError, StoreUnavailable
 from bot.store.overview import OverviewMixin
 from bot.store.publishing import PublishingMixin
+from bot.store.review import ReviewMixin
 from bot.store.schema import ensure_schema
 from bot.store.sources import SourcesMixin
 
@@ -21,7 +23,8 @@ from bot.store.sources import SourcesMixin
 _PG_SCHEMA_LOCK = 0x63726965_7572  # "crieur"
 
 
-class Store(ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin, DaemonsMixin, OverviewMixin, HotPathMixin):
+class Store(ReviewMixin, ItemsMixin, PublishingMixin, AccountsMixin, SourcesMixin, DaemonsMixin, OverviewMixin,
+            HotPathMixin, BoardMixin):
     """The queue store: one object per process, safe to share between threads.
 
     Every method is one transaction. Methods that take `now` use the store's clock when it is

@@ -235,4 +235,5 @@ def _item(row: Any, post_rows: list[PostRow]) -> Item:
         options=dict(row.options or {}),
         lease_holder=row.lease_holder,
         lease_expires_at=row.lease_expires_at,
+        version=row.version,
     )

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.base import StoreBase, as_utc
 from bot.store.model import (
+    EditConflict,
     EnqueueOutcome,
     InvalidTransition,
     Item,
@@ -182,7 +183,16 @@ class ItemsMixin(StoreBase):
                         f"{new.source} is already {how} for {new.account} as item {existing.id}; "
                         "not posting it again (use --force to post it again)",
                     )
-            elif state == ItemState.SCHEDULED:
+            elif state == ItemState.REJECTED:
+                if same and not force:
+                    return EnqueueOutcome(
+                        "duplicate",
+                        self._item_by_id(conn, existing.id),
+                        f"{new.source} was rejected for {new.account} as item {existing.id}; nothing "
+                        "changed (edit the article, or use --force to queue it again)",
+                    )
+                # A changed article is a new thread: queued below; the rejected item stays as it was.
+            elif state in (ItemState.SCHEDULED, ItemState.AWAITING_REVIEW):
                 if same and not force:
                     return EnqueueOutcome(
                         "duplicate",
@@ -215,6 +225,8 @@ class ItemsMixin(StoreBase):
             assert schedule is not None
             slot = self._take_slot(conn, new.account, schedule, now, cursor, not_before)
             due = slot
+        # A thread that needs a person's approval holds its slot but is never claimable before it.
+        review = new.options.get("review") == "required"
         values: dict[str, Any] = dict(
             campaign=new.campaign,
             account=new.account,
@@ -231,8 +243,9 @@ class ItemsMixin(StoreBase):
             next_attempt_at=due,
             created_at=now,
             updated_at=now,
+            version=0,
         )
-        values.update(state_columns(ItemState.SCHEDULED, values))
+        values.update(state_columns(ItemState.AWAITING_REVIEW if review else ItemState.SCHEDULED, values))
         try:
             item_id: int = conn.execute(items.insert().values(**values).returning(items.c.id)).scalar_one()
         except IntegrityError as exc:
@@ -381,11 +394,14 @@ class ItemsMixin(StoreBase):
             lang=new.lang,
             media=list(new.media),
             options=dict(new.options),
+            version=items.c.version + 1,
         )
         if at is not None:
             self._free_slot(conn, row, now)
             values.update(due_at=at, slot_at=None, next_attempt_at=at)
-        self._move(conn, row, "reformat", Actor.ENQUEUE, now, **values)
+        # Re-formatted text is new text: where a person approves, they approve it again.
+        review = new.options.get("review") == "required" or row.state == ItemState.AWAITING_REVIEW
+        self._move(conn, row, "reformat_review" if review else "reformat", Actor.ENQUEUE, now, **values)
         conn.execute(delete(posts).where(posts.c.item_id == row.id))
         self._insert_posts(conn, row.id, new.posts)
 
@@ -449,7 +465,7 @@ class ItemsMixin(StoreBase):
             row = self._lock_item(conn, item_id)
             moved_values("cancel", row, Actor.USER, now)  # refuses before the slot is freed
             self._free_slot(conn, row, now)
-            self._move(conn, row, "cancel", Actor.USER, now, slot_at=None)
+            self._move(conn, row, "cancel", Actor.USER, now, slot_at=None, version=items.c.version + 1)
             return self._item_by_id(conn, item_id)
 
     def retry(self, item_id: int, *, now: datetime | None = None) -> Item:
@@ -462,25 +478,32 @@ class ItemsMixin(StoreBase):
             moved_values("retry", row, Actor.USER, now)  # the state check comes first
             self._refuse_unknown(conn, item_id)
             self._move(conn, row, "retry", Actor.USER, now, due_at=now, next_attempt_at=now, attempts=0,
-                       last_error=None)
+                       last_error=None, version=items.c.version + 1)
             return self._item_by_id(conn, item_id)
 
-    def reschedule(self, item_id: int, at: datetime, *, now: datetime | None = None) -> Item:
+    def reschedule(
+        self, item_id: int, at: datetime, *, now: datetime | None = None, expected_version: int | None = None
+    ) -> Item:
         """Move a scheduled, failed or needs_review item to `at` (it becomes scheduled, holds no
-        slot, and its former future slot is freed). InvalidTransition for published, cancelled or
-        currently publishing items, or while a post's outcome is unknown."""
+        slot, and its former future slot is freed); a thread awaiting review stays awaiting review.
+        InvalidTransition for published, cancelled, rejected or currently publishing items, while a
+        post's outcome is unknown, or when another thread of the same account is due at `at`
+        (two threads never share a slot). EditConflict if `expected_version` is stale."""
         now = self._now(now)
         at = as_utc(at, "at")
         with self._write() as conn:
             row = self._lock_item(conn, item_id)
+            self._check_version(row, expected_version)
             state = ItemState(row.state)
-            values: dict[str, Any] = dict(due_at=at, slot_at=None, next_attempt_at=at)
+            move = "reschedule_review" if state == ItemState.AWAITING_REVIEW else "reschedule"
+            values: dict[str, Any] = dict(due_at=at, slot_at=None, next_attempt_at=at, version=items.c.version + 1)
             if state in (ItemState.FAILED, ItemState.NEEDS_REVIEW):
                 values.update(attempts=0, last_error=None)
-            moved_values("reschedule", row, Actor.USER, now, **values)  # the state check comes first
+            moved_values(move, row, Actor.USER, now, **values)  # the state check comes first
             self._refuse_unknown(conn, item_id)
+            self._refuse_taken_time(conn, row, at)
             self._free_slot(conn, row, now)
-            self._move(conn, row, "reschedule", Actor.USER, now, **values)
+            self._move(conn, row, move, Actor.USER, now, **values)
             return self._item_by_id(conn, item_id)
 
     def reslot(self, item_id: int, schedule: Schedule, *, now: datetime | None = None) -> Item:
@@ -498,6 +521,33 @@ class ItemsMixin(StoreBase):
             slot = self._take_slot(conn, row.account, schedule, now, cursor)
             self._move(conn, row, "reslot", Actor.DAEMON, now, due_at=slot, slot_at=slot, next_attempt_at=slot)
             return self._item_by_id(conn, item_id)
+
+    @staticmethod
+    def _check_version(row: Any, expected: int | None) -> None:
+        """EditConflict when the caller read the item at another version than the stored one."""
+        if expected is not None and row.version != expected:
+            raise EditConflict(
+                f"item {row.id} was changed since you opened it (version {expected}, now {row.version}; "
+                f"it is {row.state}, last changed {row.updated_at:%Y-%m-%d %H:%M:%S} UTC): nothing was "
+                "saved; reload it and make your change again"
+            )
+
+    @staticmethod
+    def _refuse_taken_time(conn: Connection, row: Any, at: datetime) -> None:
+        """InvalidTransition when another live thread of the item's account is due at `at`."""
+        other = conn.execute(
+            select(items.c.id).where(
+                items.c.account == row.account,
+                items.c.due_at == at,
+                items.c.id != row.id,
+                items.c.state.not_in([ItemState.CANCELLED, ItemState.REJECTED, ItemState.FAILED]),
+            ).limit(1)
+        ).scalar()
+        if other is not None:
+            raise InvalidTransition(
+                f"item {row.id}: {at:%Y-%m-%d %H:%M} UTC is taken by item {other} of account "
+                f"{row.account}; pick another time"
+            )
 
     @staticmethod
     def _refuse_unknown(conn: Connection, item_id: int) -> None:

@@ -29,6 +29,22 @@ class InvalidTransition(StoreError):
     exit_code = 2
 
 
+class EditConflict(StoreError):
+    """The item changed since the caller read it (another editor, the daemon): nothing was written.
+
+    The message says what changed; the caller should reload and redo the edit. Exit code 2.
+    """
+
+    exit_code = 2
+
+
+class ReviewRefused(StoreError):
+    """A person's request the store cannot take as given (no name, no reason, a missed slot without
+    a rule to follow); a user mistake, so exit code 2."""
+
+    exit_code = 2
+
+
 class LeaseLost(StoreError):
     """The caller no longer holds the item's lease: another holder took it, or it was released."""
 
@@ -57,7 +73,11 @@ class SchemaTooNew(StoreError):
 
 
 class ItemState(StrEnum):
-    """The life of a queue item: scheduled → publishing → published, or failed/cancelled/needs_review."""
+    """The life of a queue item: scheduled → publishing → published, or failed/cancelled/needs_review.
+
+    With `review: required`, a thread starts `awaiting_review` and becomes scheduled only when a
+    person approves it (or `rejected` when they refuse it); it is never claimed before.
+    """
 
     SCHEDULED = "scheduled"
     PUBLISHING = "publishing"
@@ -65,6 +85,8 @@ class ItemState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     NEEDS_REVIEW = "needs_review"
+    AWAITING_REVIEW = "awaiting_review"
+    REJECTED = "rejected"
 
 
 class PostState(StrEnum):
@@ -144,6 +166,14 @@ class Item:
     options: dict[str, Any] = field(default_factory=dict)
     lease_holder: str | None = None
     lease_expires_at: datetime | None = None
+    # Grows with every change a person makes (edit, approve, reject, reschedule…) and with every
+    # re-format: a form carries the version it was read at, so a stale one is refused, not applied.
+    version: int = 0
+
+    @property
+    def review_required(self) -> bool:
+        """True when a person must approve the thread (and every edit of it) before it goes out."""
+        return (self.options or {}).get("review") == "required"
 
     @property
     def next_post(self) -> PostRow | None:

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.store.model import SchemaTooNew, StoreError
 
 # Bump when the tables change, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,6 +100,8 @@ items = Table(
     Column("ready_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Optimistic concurrency for people's edits (see Item.version).
+    Column("version", Integer, nullable=False, default=0, server_default=text("0")),
     # Two threads of one account never share a slot, whichever process enqueues them.
     UniqueConstraint("account", "slot_at", name="uq_items_account_slot"),
     Index("ix_items_identity", "campaign", "account", "source"),
@@ -214,7 +216,12 @@ def _add_daemons(conn: Connection) -> None:
     daemons.create(conn)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_daemons}
+def _add_item_version(conn: Connection) -> None:
+    """2 → 3: items get the `version` column the desk's edits check (existing items start at 0)."""
+    conn.execute(text("ALTER TABLE items ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_daemons, 2: _add_item_version}
 
 
 def ensure_schema(conn: Connection, now: datetime) -> int:

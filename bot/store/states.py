@@ -49,6 +49,9 @@ STATES: dict[ItemState, StateRule] = {
     ItemState.FAILED: StateRule(ready=None, final=True),
     ItemState.NEEDS_REVIEW: StateRule(ready=None, final=True),
     ItemState.CANCELLED: StateRule(ready=None, final=True),
+    # `review: required`: never claimable until a person approves (→ scheduled) or rejects it.
+    ItemState.AWAITING_REVIEW: StateRule(ready=None, final=True),
+    ItemState.REJECTED: StateRule(ready=None, final=True),
 }
 
 
@@ -74,6 +77,7 @@ def _move(sources: set[ItemState], target: ItemState, actors: set[Actor], refusa
 
 
 S, P = ItemState.SCHEDULED, ItemState.PUBLISHING
+AR = ItemState.AWAITING_REVIEW
 _HELD_BY_PERSON = {ItemState.FAILED, ItemState.NEEDS_REVIEW}
 
 # The allowed moves, by name. A publisher's moves start from `publishing` and need its lease
@@ -95,12 +99,14 @@ MOVES: dict[str, Move] = {
                     "item {id} is {state}; only a publishing item can fail", live_lease_ok=True),
     # Enqueueing: a changed article re-formats a scheduled item in place, or replaces a stopped one.
     "reformat": _move({S}, S, {Actor.ENQUEUE}, "item {id} is {state}; it cannot be re-formatted"),
+    # …and a thread that needs review goes (back) to review with its new text.
+    "reformat_review": _move({S, AR}, AR, {Actor.ENQUEUE}, "item {id} is {state}; it cannot be re-formatted"),
     "replace": _move(_HELD_BY_PERSON, ItemState.CANCELLED, {Actor.ENQUEUE},
                      "item {id} is {state}; it cannot be replaced"),
     # The daemon's housekeeping: a slot missed by more than the grace moves to the next one.
     "reslot": _move({S}, S, {Actor.DAEMON}, "item {id} is {state}; only a scheduled item can be re-slotted"),
     # A person's commands.
-    "cancel": _move({S, P} | _HELD_BY_PERSON, ItemState.CANCELLED, {Actor.USER},
+    "cancel": _move({S, P, AR} | _HELD_BY_PERSON, ItemState.CANCELLED, {Actor.USER},
                     "item {id} is {state}; it cannot be cancelled"),
     "retry": _move(_HELD_BY_PERSON, S, {Actor.USER},
                    "item {id} is {state}; only failed or needs_review items can be retried"),
@@ -109,7 +115,17 @@ MOVES: dict[str, Move] = {
                      "item {id} is {state}; its posts cannot be resolved now"),
     "resolve_last": _move({S, P} | _HELD_BY_PERSON, ItemState.PUBLISHED, {Actor.USER},
                           "item {id} is {state}; its posts cannot be resolved now"),
+    # Review (a person, on the desk or with `crieur queue approve|reject`).
+    "reschedule_review": _move({AR}, AR, {Actor.USER}, "item {id} is {state}; it cannot be rescheduled"),
+    "approve": _move({AR}, S, {Actor.USER}, "item {id} is {state}; only a thread awaiting review can be approved"),
+    "reject": _move({AR, S}, ItemState.REJECTED, {Actor.USER}, "item {id} is {state}; it cannot be rejected"),
+    # An edit of a thread that needs review: the approval covered the text approved, not this one.
+    "send_back": _move({S} | _HELD_BY_PERSON, AR, {Actor.USER}, "item {id} is {state}; its posts cannot be edited"),
 }
+
+# Where a person may change a thread's posts (an edit that keeps the state is no move: it writes
+# the posts and the item's version only). A thread being published is never edited.
+EDITABLE_STATES = frozenset({S, AR} | _HELD_BY_PERSON)
 
 # The states that are claimable (have `ready_at`): scheduled and publishing today.
 ACTIVE_STATES = tuple(state for state, rule in STATES.items() if rule.ready is not None)

@@ -177,7 +177,7 @@ def test_threads_of_a_paused_account_say_why_they_wait(workdir: Path) -> None:
 
 def test_validate_without_files_checks_the_config_folder(workdir: Path, tmp_path: Path) -> None:
     done = crieur("validate", cwd=workdir)
-    assert done.returncode == 0 and "2 campaign files OK" in done.stdout
+    assert done.returncode == 0 and "3 campaign files OK" in done.stdout
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = crieur("validate", cwd=empty)

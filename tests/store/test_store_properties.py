@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from store_helpers import T0, Hourly, at, new_item
 
-from bot.store import ItemState, open_store
+from bot.store import InvalidTransition, ItemState, open_store
 from bot.store.schema import slot_cursors
 
 ops = st.lists(
@@ -38,7 +38,15 @@ def test_slot_invariants(operations) -> None:
                     if op == "cancel":
                         store.cancel(item.id, now=T0)
                     else:
-                        store.reschedule(item.id, now + timedelta(days=30), now=T0)
+                        target = now + timedelta(days=30)
+                        holder = [i for i in store.list_items(account=item.account)
+                                  if i.due_at == target and i.id != item.id and i.state == ItemState.SCHEDULED]
+                        try:
+                            store.reschedule(item.id, target, now=T0)
+                        except InvalidTransition as refused:  # two threads of an account never share a time
+                            assert holder and f"taken by item {holder[0].id}" in str(refused)
+                        else:
+                            assert not holder
         live = [i for i in store.list_items() if i.slot_at is not None]
         with store.engine.connect() as conn:
             cursors = dict(conn.execute(select(slot_cursors.c.account, slot_cursors.c.last_slot_at)).all())
