@@ -795,7 +795,7 @@ def _build(path: Path, section: CampaignSection, raw_accounts: Mapping[str, Acco
         name=section.name, path=path, timezone=tz, lang=section.lang, accounts=accounts,
         sources=sources, schedule=schedule, grace=section.grace, retry=section.retry,
         format=dict(section.format), notify=section.notify, together=section.together,
-        format=dict(section.format), review=section.review,
+        review=section.review,
     )
 
 
