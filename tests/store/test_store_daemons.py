@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text, update
 from store_helpers import T0
 
 from bot.store.daemons import ALIVE_WITHIN
-from bot.store.schema import schema_version
+from bot.store.schema import SCHEMA_VERSION, schema_version
 
 
 def test_started_beating_stopped(store) -> None:
@@ -37,12 +37,14 @@ def test_stopped_daemons_are_forgotten_after_a_week(store) -> None:
 def test_a_version_1_store_gets_the_daemons_table(make_store) -> None:
     store = make_store()
     with store.engine.begin() as conn:
+        # A true version-1 store: no daemons table, and no item version column (added in 3).
         conn.execute(text("DROP TABLE daemons"))
+        conn.execute(text("ALTER TABLE items DROP COLUMN version"))
         conn.execute(update(schema_version).values(version=1))
     store.close()
     again = make_store()
     with again.engine.connect() as conn:
         assert "daemons" in inspect(conn).get_table_names()
-        assert conn.execute(text("SELECT version FROM crieur_schema")).scalar_one() == 2
+        assert conn.execute(text("SELECT version FROM crieur_schema")).scalar_one() == SCHEMA_VERSION
     again.daemon_started("n:1:z", "n", 1, now=T0)
     assert again.daemons(now=T0)[0].alive

@@ -158,14 +158,14 @@ def test_reformatted_article_goes_back_to_review(store) -> None:
     assert outcome.action == "reformatted" and outcome.item.state == ItemState.AWAITING_REVIEW
 
 
-def test_a_version_1_store_is_upgraded_with_item_versions(store_url: str, make_store) -> None:
+def test_a_version_2_store_is_upgraded_with_item_versions(store_url: str, make_store) -> None:
     from sqlalchemy import text
 
     first = make_store()
     item = first.enqueue(new_item(), schedule=Hourly(), now=T0).item
     with first.engine.begin() as conn:
         conn.execute(text("ALTER TABLE items DROP COLUMN version"))
-        conn.execute(text("UPDATE crieur_schema SET version = 1"))
+        conn.execute(text("UPDATE crieur_schema SET version = 2"))
     first.close()
     upgraded = make_store()
     assert upgraded.get_item(item.id).version == 0
