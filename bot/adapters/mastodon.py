@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -87,17 +88,49 @@ class MastodonAdapter(Adapter):
     # -- the contract -------------------------------------------------------------------------
 
     def publish(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef:
-        status = self._call(
-            self._api.status_post, sent=True,
-            status=post.text,
-            in_reply_to_id=reply_to.id if reply_to else None,
-            media_ids=list(post.media_ids) or None,
-            visibility=post.visibility or self._visibility,
-            language=post.lang,
-            spoiler_text=post.spoiler_text or None,
-            idempotency_key=post.idempotency_key,
-        )
-        return RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
+        # Sent as JSON, with what is false or empty left out: Mastodon.py's own status_post sends
+        # a form with `sensitive=0` and `media_ids[]=…`, and Mastodon-API servers such as Hollo
+        # refuse "0" for a boolean (422) and ignore the form's media ids (the image is dropped).
+        params = {key: value for key, value in {
+            "status": post.text,
+            "in_reply_to_id": reply_to.id if reply_to else None,
+            "media_ids": list(post.media_ids) or None,
+            "visibility": post.visibility or self._visibility,
+            "language": post.lang,
+            "spoiler_text": post.spoiler_text or None,
+        }.items() if value is not None}
+        status = self._call(self._request, sent=True, verb="POST", endpoint="/api/v1/statuses",
+                            params=params, headers={"Idempotency-Key": post.idempotency_key},
+                            use_json=True)
+        ref = RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
+        self._check_attachments(post, status, ref)
+        return ref
+
+    def _check_attachments(self, post: OutgoingPost, status: Any, ref: RemoteRef) -> None:
+        """A status created without the media it was sent with is an error, never "posted":
+        it is deleted (so the post never stays up without its image) and the post is rejected."""
+        if not post.media_ids:
+            return
+        attached = {str(m.get("id")) for m in (status.get("media_attachments") or [])}
+        missing = [m for m in post.media_ids if m not in attached]
+        if not missing:
+            return
+        where = ref.url or ref.id
+        try:
+            self._call(self._request, sent=True, verb="DELETE", endpoint=f"/api/v1/statuses/{ref.id}")
+            fate = "the status was deleted again"
+        except AdapterError as exc:
+            fate = f"deleting it failed ({exc.message}): remove {where} by hand"
+        raise Rejected("media_dropped",
+                       f"the server created the status {where} without {len(missing)} of its "
+                       f"{len(post.media_ids)} media attachment(s); {fate}", platform=self.name)
+
+    def _request(self, verb: str, endpoint: str, params: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, use_json: bool = False) -> Any:
+        """One raw API request through Mastodon.py (its rate-limit reading and error mapping
+        kept), for what its helpers encode in a way some servers refuse."""
+        request = getattr(self._api, "_Mastodon__api_request")
+        return request(verb, endpoint, params or {}, headers=headers or {}, use_json=use_json)
 
     def upload_media(self, path: Path, alt: str) -> str:
         media = self._call(self._api.media_post, sent=True, media_file=str(path), description=alt or None)
@@ -146,16 +179,18 @@ class MastodonAdapter(Adapter):
                 statuses = [s for s in (context.get("descendants") or [])
                             if str((s.get("account") or {}).get("id")) == me]
             else:
-                statuses = self._call(self._api.account_statuses, sent=False, id=self._account()["id"],
-                                      limit=_RECENT, exclude_reblogs=True)
-        except (Transient, RateLimited) as exc:
+                # `true`, not Mastodon.py's `1`: some servers (Hollo) accept only true/false.
+                statuses = self._call(self._request, sent=False, verb="GET",
+                                      endpoint=f"/api/v1/accounts/{self._account()['id']}/statuses",
+                                      params={"limit": _RECENT, "exclude_reblogs": "true"})
+        except (Transient, RateLimited, Rejected) as exc:
+            # A refused lookup is not a refused post: the outcome is still unknown.
             raise OutcomeUnknown(f"cannot read recent statuses: {exc.message}", platform=self.name) from exc
         wanted = _normalise(post.text)
         target = reply_to.id if reply_to else None
         for status in statuses:
             parent = status.get("in_reply_to_id")
-            if (str(parent) if parent is not None else None) == target and \
-                    _normalise(_plain_text(status.get("content") or "")) == wanted:
+            if (str(parent) if parent is not None else None) == target and _normalise(_source(status)) == wanted:
                 return RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
         return None
 
@@ -204,7 +239,9 @@ class MastodonAdapter(Adapter):
         # Mastodon.py's args: ('Mastodon API returned error', status, reason, server message).
         args = exc.args
         if len(args) >= 4:
-            text = f"{args[1]} {args[2]}: {args[3]}" if args[3] else f"{args[1]} {args[2]}"
+            # The server's own explanation, whatever its shape (Hollo's is a JSON object).
+            detail = args[3] if isinstance(args[3], str) or not args[3] else json.dumps(args[3], ensure_ascii=False)
+            text = f"{args[1]} {args[2]}: {detail}" if detail else f"{args[1]} {args[2]}"
         else:
             text = str(args[0]) if args else type(exc).__name__
         return redact(text, self._secrets)
@@ -236,6 +273,13 @@ def _plain_text(content: str) -> str:
     text = _PARAGRAPH.sub("\n\n", content)
     text = _BREAK.sub("\n", text)
     return html.unescape(_TAG.sub("", text))
+
+
+def _source(status: Any) -> str:
+    """What the status was written as: the server's source `text` when it gives one (servers
+    that render Markdown change the HTML), else the HTML `content` back to text."""
+    text = status.get("text")
+    return text if isinstance(text, str) and text else _plain_text(status.get("content") or "")
 
 
 def _normalise(text: str) -> str:

@@ -416,10 +416,13 @@ def _post_to_resolve(item: Any, index: int | None) -> Any:
     return following
 
 
-# The remote id in a post's web URL, per platform (an X status id, a Mastodon status id).
+# The remote id in a post's web URL, per platform. A Mastodon-API status id is the URL's last
+# segment: numeric on Mastodon (/@user/113…), a UUID on Hollo (/@user/0193…-…), a ULID on
+# GoToSocial (/@user/statuses/01J…), a base62 flake id on Pleroma/Akkoma (/notice/AoX…).
 _ID_IN_URL = {
     "x": re.compile(r"/status(?:es)?/(\d+)(?:[/?#]|$)"),
-    "mastodon": re.compile(r"/(\d+)/?(?:[?#]|$)"),
+    "mastodon": re.compile(r"/(\d+|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{10,32})"
+                           r"/?(?:[?#]|$)"),
 }
 _BSKY_URL = re.compile(r"/profile/(?P<actor>[^/]+)/post/(?P<rkey>[A-Za-z0-9._~:-]+)/?(?:[?#]|$)")
 

@@ -32,18 +32,22 @@ class DryRunInspector:
         raise ValueError("the dry run cannot fail")
 
 
-@pytest.fixture(params=["x", "mastodon", "bluesky", "dryrun"])
+@pytest.fixture(params=["x", "mastodon", "mastodon-hollo", "bluesky", "dryrun"])
 def adapter_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     name = request.param
     if name == "dryrun":
         adapter = DryRunAdapter.from_account({"path": str(tmp_path / "dryrun.jsonl")}, {})
         yield Harness(adapter, DryRunInspector(adapter), media=False)
         return
-    server = {"x": FakeX, "mastodon": FakeMastodon, "bluesky": FakeBluesky}[name]().start()
+    if name.startswith("mastodon"):
+        # Every Mastodon-API flavour the fake speaks: Mastodon itself, and Hollo's strict rules.
+        server = FakeMastodon(flavour=name.partition("-")[2] or "mastodon").start()
+    else:
+        server = {"x": FakeX, "bluesky": FakeBluesky}[name]().start()
     try:
         if name == "x":
             yield make_x(server)
-        elif name == "mastodon":
+        elif name.startswith("mastodon"):
             yield make_mastodon(server)
         else:
             yield make_bluesky(server, tmp_path / "state")
@@ -52,4 +56,4 @@ def adapter_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 
 class TestBuiltinAdapters(AdapterContract):
-    """Every check of the shipped contract, for x, mastodon, bluesky and dryrun."""
+    """Every check of the shipped contract, for x, mastodon (as Mastodon and as Hollo), bluesky and dryrun."""

@@ -71,3 +71,52 @@ def test_settings_are_checked() -> None:
         MastodonAdapter.from_account({}, {"access_token": "t"})
     with pytest.raises(BadInput):
         MastodonAdapter.from_account({"instance": "https://x.example", "visibility": "loud"}, {"access_token": "t"})
+
+
+# -- Mastodon-compatible servers: the fake as strict as Hollo --------------------------------
+
+
+def test_hollo_refuses_mastodon_py_s_own_form_and_accepts_ours(tmp_path) -> None:
+    with FakeMastodon(flavour="hollo") as server:
+        adapter = make_mastodon(server).adapter
+        api = adapter._api  # Mastodon.py itself, as Crieur called it before: `sensitive=0` in a form
+        with pytest.raises(Exception, match="expected boolean|Expected boolean"):
+            api.status_post("form post", sensitive=False)
+        with pytest.raises(Rejected, match="Expected boolean, received string"):
+            adapter._call(api.status_post, sent=True, status="form post")  # the server's words reach us
+        media_id = adapter.upload_media(tiny_png(tmp_path / "a.png"), "a red square")
+        ref = adapter.publish(OutgoingPost("*with* an image", "k-1", media_ids=(media_id,)))
+        (stored,) = server.posts()
+        assert stored.id == ref.id and stored.media_alts == ("a red square",), "JSON media_ids attach"
+        assert len(ref.id) == 36 and ref.id.count("-") == 4, "Hollo's ids are UUIDs"
+
+
+def test_hollo_lookup_uses_true_and_compares_the_markdown_source() -> None:
+    with FakeMastodon(flavour="hollo") as server:
+        adapter = make_mastodon(server).adapter
+        first = adapter.publish(OutgoingPost("a *Markdown* post 1/2", "k-1"))
+        second = adapter.publish(OutgoingPost("> quoted 2/2", "k-2"), first)
+        assert adapter.find_existing(OutgoingPost("a *Markdown* post 1/2", "other")) == first
+        assert adapter.find_existing(OutgoingPost("> quoted 2/2", "other"), first) == second
+        # The strict fake answers 400 to `exclude_reblogs=1`: finding post 1 shows `true` was sent.
+        with pytest.raises(Exception, match="400"):
+            adapter._api.account_statuses(server.account["id"], exclude_reblogs=True)
+
+
+def test_a_refused_lookup_leaves_the_outcome_unknown() -> None:
+    with FakeMastodon(flavour="hollo") as server:
+        adapter = make_mastodon(server).adapter
+        server.refuse_lookups = True
+        with pytest.raises(OutcomeUnknown, match="cannot read recent statuses"):
+            adapter.find_existing(OutgoingPost("anything", "k"))
+
+
+def test_a_status_created_without_its_media_is_an_error_and_is_deleted(tmp_path) -> None:
+    with FakeMastodon(flavour="hollo") as server:
+        adapter = make_mastodon(server).adapter
+        media_id = adapter.upload_media(tiny_png(tmp_path / "a.png"), "alt")
+        server.ignore_media = True
+        with pytest.raises(Rejected, match="without 1 of its 1 media") as caught:
+            adapter.publish(OutgoingPost("an image post", "k-1", media_ids=(media_id,)))
+        assert caught.value.reason == "media_dropped"
+        assert server.posts() == [], "the status without its image does not stay up"

@@ -175,3 +175,17 @@ def test_show_prints_the_history_in_the_campaign_zone(store: Store, db: str, tmp
     assert data["attempts"][0]["remote_id"] == "1850000000000000001"
     assert data["attempts"][2]["message"] == "outcome unknown: connection dropped"
     assert data["attempts"][0]["at"].endswith(("+01:00", "+02:00"))
+
+
+@pytest.mark.parametrize(("url", "remote_id"), [
+    ("https://mastodon.example/@desk/113456789012345678", "113456789012345678"),
+    ("https://hollo.example/@desk/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+    ("https://gts.example/@desk/statuses/01JCZ3Q8W7N9XKVB4T2M6R5HYD", "01JCZ3Q8W7N9XKVB4T2M6R5HYD"),
+    ("https://akkoma.example/notice/AoX8Jt4LQwZr9mbT2q", "AoX8Jt4LQwZr9mbT2q"),
+])
+def test_mastodon_api_status_ids_of_every_server(store: Store, db: str, tmp_path: Path, url: str,
+                                                 remote_id: str) -> None:
+    item_id = in_doubt(store, "mastodon")
+    done = crieur("queue", "resolve", str(item_id), "--posted", url, "--db", db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert store.get_item(item_id).posts[2].remote_id == remote_id

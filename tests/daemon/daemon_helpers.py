@@ -58,13 +58,25 @@ class Platforms:
             server.stop()
 
 
+def _server(kind: str) -> Any:
+    """A fake for an account kind: "x", "mastodon", or "mastodon-hollo" (the strict Hollo flavour)."""
+    if kind == "x":
+        return FakeX()
+    return FakeMastodon(flavour=kind.partition("-")[2] or "mastodon")
+
+
+def platform_of(kind: str) -> str:
+    """The platform an account kind posts to ("mastodon-hollo" is a Mastodon account)."""
+    return kind.partition("-")[0]
+
+
 @pytest.fixture
 def platforms() -> Iterator[Callable[..., Platforms]]:
-    """`platforms(masto="mastodon", xacct="x")`: started fake servers, one per account; all stopped after."""
+    """`platforms(masto="mastodon", holl="mastodon-hollo", xacct="x")`: started fake servers, one per account; all stopped after."""
     started: list[Platforms] = []
 
     def make(**accounts: str) -> Platforms:
-        servers = {name: (FakeX() if kind == "x" else FakeMastodon()).start() for name, kind in accounts.items()}
+        servers = {name: _server(kind).start() for name, kind in accounts.items()}
         made = Platforms(servers)
         started.append(made)
         return made

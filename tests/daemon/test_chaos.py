@@ -10,13 +10,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from daemon_helpers import assert_no_overlap, check_threads
+from daemon_helpers import assert_no_overlap, check_threads, platform_of
 
 from bot.store import ItemState, NewItem, open_store
 
 SEED = int(os.environ.get("CRIEUR_CHAOS_SEED", "20251125"))
 THREADS, POSTS, KILLS = 20, 8, 12
-ACCOUNTS = {"m1": "mastodon", "m2": "mastodon", "x1": "x", "x2": "x"}
+# m2 is on a server as strict as Hollo (JSON booleans, true/false queries, UUID ids, Markdown).
+ACCOUNTS = {"m1": "mastodon", "m2": "mastodon-hollo", "x1": "x", "x2": "x"}
 FINISH_WITHIN = 120.0  # seconds after the last restart
 
 
@@ -30,7 +31,7 @@ def _fill(url: str, campaign: str) -> None:
             account = names[n % len(names)]
             texts = [f"chaos thread {n} post {i}/{POSTS} on {account}" for i in range(1, POSTS + 1)]
             store.enqueue(
-                NewItem(campaign=campaign, account=account, platform=ACCOUNTS[account], source=f"chaos-{n}",
+                NewItem(campaign=campaign, account=account, platform=platform_of(ACCOUNTS[account]), source=f"chaos-{n}",
                         content_hash=f"h{n}", title=f"thread {n}", posts=texts, lang="en"),
                 at=now - timedelta(seconds=THREADS - n),
             )

@@ -1,10 +1,11 @@
-"""FakeMastodon: the Mastodon REST endpoints MastodonAdapter uses, with Idempotency-Key support."""
+"""FakeMastodon: the Mastodon REST endpoints MastodonAdapter uses, as Mastodon or as Hollo answers them."""
 
 from __future__ import annotations
 
 import html
 import re
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -45,24 +46,49 @@ def render(text: str) -> str:
     return "".join(paragraphs)
 
 
+_MARKDOWN_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_BOOLEAN_FIELDS = ("sensitive",)
+FLAVOURS = ("mastodon", "hollo")
+
+
+def render_markdown(text: str) -> str:
+    """Hollo's rendering, as far as these tests need it: `*x*` becomes emphasis."""
+    return _MARKDOWN_EMPHASIS.sub(r"<em>\1</em>", render(text))
+
+
 class FakeMastodon(FakeServer):
-    """A Mastodon 4.3 instance: statuses, v2 media (processed after one poll), instance info."""
+    """A Mastodon 4.3 instance: statuses, v2 media (processed after one poll), instance info.
+
+    `flavour="hollo"` answers as Hollo does, the strictest Mastodon-API server people run: a
+    boolean must be a JSON boolean (a form's "0"/"1" is a 422 naming the field), a query
+    boolean only `true`/`false` (else 400), the form's `media_ids[]` is ignored (only a JSON
+    body's `media_ids` attaches), ids are UUIDs, text is rendered as Markdown and kept as the
+    source `text`, and the Idempotency-Key is honoured.
+    """
 
     failures = frozenset({"server_error", "rate_limit", "unauthorized", "slow", "drop_after_store"})
 
-    def __init__(self, access_token: str = "FAKE-mastodon-token-5f3a9c", max_characters: int = 500) -> None:
+    def __init__(self, access_token: str = "FAKE-mastodon-token-5f3a9c", max_characters: int = 500,
+                 flavour: str = "mastodon") -> None:
         super().__init__()
+        if flavour not in FLAVOURS:
+            raise ValueError(f"flavour must be one of {FLAVOURS}")
+        self.flavour = flavour
         self.access_token = access_token
         self.secrets = [access_token]
         self.max_characters = max_characters
         self._next_id = 113000000000000000
+        # Knobs for the misbehaviour of some servers: media ids silently not attached, and
+        # account-status lookups refused (as an older or stricter server answers a query).
+        self.ignore_media = False
+        self.refuse_lookups = False
         self.statuses: list[dict[str, Any]] = []
         self.by_key: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
         # OAuth (crieur auth): registered apps by client_id, and codes the "user" approved.
         self.apps: dict[str, dict[str, Any]] = {}
         self.codes: dict[str, dict[str, Any]] = {}
-        self.account = {"id": "109000000000000001", "username": "crieur", "acct": "crieur",
+        self.account = {"id": "109000000000000001" if flavour == "mastodon" else str(uuid.uuid4()), "username": "crieur", "acct": "crieur",
                         "display_name": "Crieur", "url": "", "created_at": "2024-01-01T00:00:00.000Z"}
 
     def routes(self):  # type: ignore[no-untyped-def]
@@ -70,12 +96,13 @@ class FakeMastodon(FakeServer):
             ("GET", r"/api/v1/instance/?", self.instance_v1),
             ("GET", r"/api/v2/instance/?", self.instance_v2),
             ("GET", r"/api/v1/accounts/verify_credentials", self.verify_credentials),
-            ("GET", r"/api/v1/accounts/(\d+)/statuses", self.account_statuses),
+            ("GET", r"/api/v1/accounts/([^/]+)/statuses", self.account_statuses),
             ("POST", r"/api/v1/statuses", self.post_status),
-            ("GET", r"/api/v1/statuses/(\d+)", self.get_status),
-            ("GET", r"/api/v1/statuses/(\d+)/context", self.status_context),
+            ("GET", r"/api/v1/statuses/([^/]+)", self.get_status),
+            ("DELETE", r"/api/v1/statuses/([^/]+)", self.delete_status),
+            ("GET", r"/api/v1/statuses/([^/]+)/context", self.status_context),
             ("POST", r"/api/v2/media", self.post_media),
-            ("GET", r"/api/v1/media/(\d+)", self.get_media),
+            ("GET", r"/api/v1/media/([^/]+)", self.get_media),
             ("GET", r"/\.well-known/oauth-authorization-server", self.oauth_server_info),
             ("POST", r"/api/v1/apps", self.create_app),
             ("GET", r"/oauth/authorize", self.oauth_authorize),
@@ -146,7 +173,22 @@ class FakeMastodon(FakeServer):
     def verify_credentials(self, request: Request, _: list[str]) -> Response:
         return Response(200, self.account)
 
+    def _new_id(self) -> str:
+        """Mastodon's snowflake-like numeric ids, or Hollo's UUIDs."""
+        if self.flavour == "hollo":
+            return str(uuid.uuid4())
+        self._next_id += 1
+        return str(self._next_id)
+
     def account_statuses(self, request: Request, groups: list[str]) -> Response:
+        if self.refuse_lookups:
+            return Response(400, {"error": "Invalid query"})
+        if self.flavour == "hollo":
+            for name in ("exclude_reblogs", "exclude_replies", "only_media", "pinned"):
+                value = request.arg(name)
+                if value is not None and value not in ("true", "false"):
+                    return Response(400, {"error": f"Invalid query: {name}: expected 'true' or 'false', "
+                                                   f"received {value!r}"})
         limit = min(int(request.arg("limit", "20")), 40)
         with self.lock:
             page = list(reversed(self.statuses))[:limit]
@@ -174,11 +216,44 @@ class FakeMastodon(FakeServer):
                     frontier.add(status["id"])
         return Response(200, {"ancestors": ancestors, "descendants": descendants})
 
+    def delete_status(self, request: Request, groups: list[str]) -> Response:
+        with self.lock:
+            found = next((s for s in self.statuses if s["id"] == groups[0]), None)
+            if found is None:
+                return self.not_found(request)
+            self.statuses.remove(found)
+            self.stored[:] = [p for p in self.stored if p.id != groups[0]]
+        return Response(200, found)
+
+    def _status_fields(self, request: Request) -> dict[str, list[Any]] | Response:
+        """The status's fields as lists of values, from a JSON body or a form (Mastodon takes
+        both); as Hollo: a JSON boolean only, and the form's `media_ids[]` ignored."""
+        if "json" in (request.headers.get("Content-Type") or ""):
+            body = request.json() or {}
+            fields = {k: (v if isinstance(v, list) else [v]) for k, v in body.items()}
+            if "media_ids" in fields:
+                fields["media_ids[]"] = [str(m) for m in fields.pop("media_ids")]
+        else:
+            fields = {k: list(v) for k, v in parse_qs(request.body.decode()).items()}
+        if self.flavour == "hollo":
+            for name in _BOOLEAN_FIELDS:
+                if name in fields and not isinstance(fields[name][0], bool):
+                    received = type(fields[name][0]).__name__.replace("str", "string")
+                    # Hono's zod validator, as Hollo answers: the explanation sits under "error".
+                    return Response(422, {"success": False, "error": {"name": "ZodError", "issues": [
+                        {"code": "invalid_type", "expected": "boolean", "received": received,
+                         "path": [name], "message": f"Expected boolean, received {received}"}]}})
+            if "json" not in (request.headers.get("Content-Type") or ""):
+                fields.pop("media_ids[]", None)
+        return fields
+
     def post_status(self, request: Request, _: list[str]) -> Any:
-        form = {k: v for k, v in parse_qs(request.body.decode()).items()}
-        text = (form.get("status") or [""])[0]
+        form = self._status_fields(request)
+        if isinstance(form, Response):
+            return form
+        text = str((form.get("status") or [""])[0])
         reply_to = (form.get("in_reply_to_id") or [None])[0]
-        media_ids = form.get("media_ids[]") or []
+        media_ids = [] if self.ignore_media else form.get("media_ids[]") or []
         key = request.headers.get("Idempotency-Key")
         with self.lock:
             # Mastodon answers a repeated Idempotency-Key with the status it created the first time.
@@ -198,8 +273,7 @@ class FakeMastodon(FakeServer):
             with self.lock:
                 if key and key in self.by_key:
                     return Response(200, self.by_key[key])
-                self._next_id += 1
-                status_id = str(self._next_id)
+                status_id = self._new_id()
                 now = datetime.now(timezone.utc)
                 status = {
                     "id": status_id, "created_at": _iso(now),
@@ -212,10 +286,13 @@ class FakeMastodon(FakeServer):
                     "uri": f"https://fake.example/users/crieur/statuses/{status_id}",
                     "url": f"https://fake.example/@crieur/{status_id}",
                     "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
-                    "content": render(text), "reblog": None, "account": self.account,
+                    "content": render_markdown(text) if self.flavour == "hollo" else render(text),
+                    "reblog": None, "account": self.account,
                     "media_attachments": [self._media_json(m) for m in media_ids],
                     "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
                 }
+                if self.flavour == "hollo":
+                    status["text"] = text  # Hollo gives the Markdown source with the status
                 self.statuses.append(status)
                 if key:
                     self.by_key[key] = status
@@ -239,8 +316,7 @@ class FakeMastodon(FakeServer):
             return Response(422, {"error": "Validation failed: File can't be blank"})
         description = fields["description"].get_content() if "description" in fields else None
         with self.lock:
-            self._next_id += 1
-            media_id = str(self._next_id)
+            media_id = self._new_id()
             # Processing finishes after the first poll: the adapter must wait for it.
             self.media[media_id] = {"description": description, "ready": False, "polls": 0,
                                     "uploaded": time.monotonic()}

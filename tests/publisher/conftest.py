@@ -184,8 +184,14 @@ def write_campaign(path: Path, servers: dict[str, Any], *, spacing: str = "0s", 
 
 
 @pytest.fixture
-def servers() -> Iterator[dict[str, Any]]:
-    with FlakyX() as x, FlakyMastodon() as mastodon, FakeBluesky() as bluesky:
+def mastodon_flavour() -> str:
+    """The Mastodon-API server the desk's Mastodon account is on; a test parametrizes it to "hollo"."""
+    return "mastodon"
+
+
+@pytest.fixture
+def servers(mastodon_flavour: str) -> Iterator[dict[str, Any]]:
+    with FlakyX() as x, FlakyMastodon(flavour=mastodon_flavour) as mastodon, FakeBluesky() as bluesky:
         yield {"x": x, "mastodon": mastodon, "bluesky": bluesky}
 
 

@@ -322,3 +322,20 @@ def test_wrong_credentials_are_reported_without_the_token(make_world, caplog) ->
     assert "401" in item.last_error
     for text in (caplog.text, item.last_error, *(a.message or "" for a in world.store.attempts(item_id))):
         assert wrong not in text
+
+
+@pytest.mark.parametrize("mastodon_flavour", ["hollo"])
+@pytest.mark.parametrize("refused", [False, True])
+def test_on_hollo_a_first_post_in_doubt_is_settled_once(world: World, refused: bool) -> None:
+    """Post 1 stored, then the connection dropped. The lookup (`exclude_reblogs=true`, the source
+    text compared) finds it; a refused lookup (400) is not a refused post: the outcome stays
+    unknown and the same Idempotency-Key makes the repeat safe. Either way: one status."""
+    server = world.servers["mastodon"]
+    item_id = world.enqueue("mastodon", paragraphs=3)
+    fail_at(server, 1, "drop_after_store")
+    assert world.run(expect=item_id).outcome == "retry"
+    server.refuse_lookups = refused
+    item = world.item(item_id)
+    assert world.run(later(item.next_attempt_at), expect=item_id).outcome == "published"
+    assert_chain(world, "mastodon", item_id, count=3)
+    assert len(server.statuses) == 3

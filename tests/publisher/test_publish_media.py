@@ -74,3 +74,14 @@ def test_a_media_file_gone_after_enqueue_needs_review(world: World) -> None:
     assert world.run(expect=item_id).outcome == "needs_review"
     assert "is missing" in world.item(item_id).last_error
     assert world.servers["mastodon"].posts() == []
+
+
+@pytest.mark.parametrize("mastodon_flavour", ["hollo"])
+def test_a_thread_with_an_image_on_a_server_as_strict_as_hollo(world: World) -> None:
+    """JSON booleans only, media ids only in a JSON body, UUID ids: the image and its alt arrive."""
+    item_id = world.enqueue("mastodon", paragraphs=3, media=True)
+    assert world.run(expect=item_id).outcome == "published"
+    assert_chain(world, "mastodon", item_id, count=3)
+    posts = world.servers["mastodon"].posts()
+    assert posts[0].media_alts == ("Chart of the river level, 1",)
+    assert all(len(p.id) == 36 for p in posts), "Hollo's status ids are UUIDs"
