@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
@@ -46,6 +47,11 @@ _TAG = regex.compile(
     rf"(?:^|\s)([#\uff03]((?!\ufe0f)[^{_TAG_STOP}]*[^\d\p{{P}}{_TAG_STOP}]+[^{_TAG_STOP}]*))"
 )
 _TAG_TRAILING = regex.compile(r"\p{P}+$")
+# @atproto/api's URL_REGEX, schemeless branch: a bare domain after a space, "(" or the start.
+_BARE_DOMAIN = regex.compile(r"(?:^|(?<=[\s(]))((?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)\S*)", regex.IGNORECASE)
+_LINK_TRAILING = regex.compile(r"[.,;:!?\u2026\u2013\u2014]+$")
+# @atproto/api's CASHTAG_REGEX: `$` and a 1–5 character ticker, between boundaries.
+_CASHTAG = regex.compile(r"(?:^|(?<=[\s(]))\$([A-Za-z][A-Za-z0-9]{0,4})(?=[\s.,;:!?)\"'\u2019]|$)")
 _AT_URI = re.compile(r"^at://(?P<repo>[^/]+)/(?P<collection>[^/]+)/(?P<rkey>[^/]+)$")
 
 
@@ -86,6 +92,7 @@ def rich_text(text: str) -> tuple[str, list[dict[str, Any]]]:
         last = end
     out.append(text[last:])
     shown_text = "".join(out)
+    facets += _bare_domain_facets(shown_text)
     for match in _TAG.finditer(shown_text):
         tag = _TAG_TRAILING.sub("", match.group(2))
         if not tag or len(tag.encode("utf-16-le")) // 2 > MAX_TAG_LENGTH:
@@ -94,8 +101,50 @@ def rich_text(text: str) -> tuple[str, list[dict[str, Any]]]:
         end = start + len((match.group(1)[0] + tag).encode("utf-8"))
         facets.append({"index": {"byteStart": start, "byteEnd": end},
                        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]})
-    facets.sort(key=lambda f: f["index"]["byteStart"])
-    return shown_text, facets
+    for match in _CASHTAG.finditer(shown_text):
+        start = len(shown_text[: match.start()].encode("utf-8"))
+        facets.append({"index": {"byteStart": start, "byteEnd": start + 1 + len(match.group(1))},
+                       "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "$" + match.group(1).upper()}]})
+    return shown_text, _without_overlaps(facets)
+
+
+def _bare_domain_facets(text: str) -> list[dict[str, Any]]:
+    """Link facets for bare domains (`lemonde.fr/x`), as the Bluesky app makes them: a known
+    TLD, not followed by "(" (a method call), trailing punctuation and unbalanced ")" left out,
+    the link to https://; the text itself is not shortened."""
+    from bot.platforms.tlds import COUNTRY_TLDS, GENERIC_TLDS
+
+    known = _known_tlds(GENERIC_TLDS, COUNTRY_TLDS)
+    facets: list[dict[str, Any]] = []
+    for match in _BARE_DOMAIN.finditer(text):
+        domain = match["domain"]
+        if domain.rsplit(".", 1)[1].lower() not in known or text[match.end("domain"):].startswith("("):
+            continue
+        linked = _LINK_TRAILING.sub("", match.group(1))
+        while linked.endswith(")") and linked.count(")") > linked.count("("):
+            linked = _LINK_TRAILING.sub("", linked[:-1])
+        if len(linked) < len(domain):
+            continue
+        start = len(text[: match.start(1)].encode("utf-8"))
+        facets.append({"index": {"byteStart": start, "byteEnd": start + len(linked.encode("utf-8"))},
+                       "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://" + linked}]})
+    return facets
+
+
+@functools.lru_cache(maxsize=1)
+def _known_tlds(*groups: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(tld.lower() for group in groups for tld in group)
+
+
+def _without_overlaps(facets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Facets in text order, a later one dropped where it overlaps one kept (links come first:
+    a `$X` inside a URL is no cashtag), as the app does: readers skip overlapping facets."""
+    kept: list[dict[str, Any]] = []
+    for facet in facets:
+        start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+        if not any(start < k["index"]["byteEnd"] and end > k["index"]["byteStart"] for k in kept):
+            kept.append(facet)
+    return sorted(kept, key=lambda f: f["index"]["byteStart"])
 
 
 class BlueskyAdapter(Adapter):
@@ -176,9 +225,12 @@ class BlueskyAdapter(Adapter):
         except Transient as exc:
             if isinstance(exc, OutcomeUnknown):
                 raise  # the caller settles it: publish again (same rkey) or find_existing
-            # The reference PDS answers 500 for an existing record key: look before retrying.
+            # The reference PDS answers 500 for an existing record key: look before retrying. A
+            # key holding a different post is a collision, not a passing fault: retrying cannot help.
             try:
                 existing = self._existing(rkey, text, reply)
+            except Rejected as collision:
+                raise collision from exc
             except AdapterError:
                 existing = None
             if existing is None:

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost
+from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost, Rejected
 from bot.adapters.bluesky import BlueskyAdapter, record_key, rich_text
 from bot.testing import tiny_png
 from tests.adapters.conftest import TIMEOUT, make_bluesky
@@ -97,3 +97,39 @@ def test_image_embed_has_alt_and_blob(fake_bluesky, tmp_path) -> None:
     assert embed["$type"] == "app.bsky.embed.images"
     assert embed["images"][0]["alt"] == "Alt for Bluesky"
     assert embed["images"][0]["image"]["ref"]["$link"] == media_id
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_record_key_holding_another_post_is_rejected_not_retried(fake_bluesky, tmp_path, status: int) -> None:
+    """The reference PDS answers 500 for a key in use: a different post there is a collision
+    (Rejected, so the item goes to needs_review), not a transient fault to retry until exhausted."""
+    adapter = make_bluesky(fake_bluesky, tmp_path).adapter
+    adapter.publish(OutgoingPost("the first text", "same-key"))
+    fake_bluesky.existing_key_status = status
+    with pytest.raises(Rejected, match="already holds a different post") as caught:
+        adapter.publish(OutgoingPost("another text", "same-key"))
+    assert caught.value.reason == "duplicate"
+    assert len(fake_bluesky.posts()) == 1
+
+
+def _facets(text: str) -> list[tuple[str, str]]:
+    shown, facets = rich_text(text)
+    raw = shown.encode("utf-8")
+    return [(raw[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(),
+             f["features"][0].get("uri") or f["features"][0]["tag"]) for f in facets]
+
+
+def test_bare_domains_get_link_facets_as_the_app_makes_them() -> None:
+    assert _facets("Lire lemonde.fr/international. Voir (sub.example.org) ou array.map(fn).") == [
+        ("lemonde.fr/international", "https://lemonde.fr/international"),
+        ("sub.example.org", "https://sub.example.org"),
+    ]
+    assert _facets("not a domain: file.notatld, x.y") == []
+    assert _facets("path/to/lemonde.fr is no link") == []
+
+
+def test_cashtags_get_tag_facets_with_the_dollar_and_upper_case() -> None:
+    assert _facets("L'$EUR ou $eur, ($Usd) mais pas $TOOLONG ni x$EUR.") == [
+        ("$eur", "$EUR"), ("$Usd", "$USD")]
+    assert _facets("https://example.com/?q=$EUR") == [
+        ("example.com?q=$EUR", "https://example.com/?q=$EUR")], "a cashtag inside a link is no facet"

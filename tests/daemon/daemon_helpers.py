@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.testing import postgres_schema  # noqa: E402
+from tests.fakes.fake_bluesky import FakeBluesky  # noqa: E402
 from tests.fakes.fake_mastodon import FakeMastodon  # noqa: E402
 from tests.fakes.fake_x import FakeX  # noqa: E402
 
@@ -45,6 +46,10 @@ class Platforms:
                 for key, value in server.credentials.items():
                     lines.append(f"    {key}: ${{{var}_{key.upper()}}}")
                     self.env[f"{var}_{key.upper()}"] = value
+            elif isinstance(server, FakeBluesky):
+                lines += ["    platform: bluesky", f"    service: {server.url}", f"    handle: {server.handle}",
+                          f"    app_password: ${{{var}_PASSWORD}}"]
+                self.env[f"{var}_PASSWORD"] = server.app_password
             else:
                 lines += ["    platform: mastodon", f"    instance: {server.url}",
                           f"    access_token: ${{{var}_TOKEN}}"]
@@ -59,9 +64,11 @@ class Platforms:
 
 
 def _server(kind: str) -> Any:
-    """A fake for an account kind: "x", "mastodon", or "mastodon-hollo" (the strict Hollo flavour)."""
+    """A fake for an account kind: "x", "bluesky", "mastodon", or "mastodon-hollo" (the strict Hollo flavour)."""
     if kind == "x":
         return FakeX()
+    if kind == "bluesky":
+        return FakeBluesky()
     return FakeMastodon(flavour=kind.partition("-")[2] or "mastodon")
 
 

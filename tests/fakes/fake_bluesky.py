@@ -42,6 +42,7 @@ class FakeBluesky(FakeServer):
         self.handle = handle
         self.app_password = app_password
         self.secrets = [app_password]
+        self.existing_key_status = 400  # what createRecord answers for a record key in use
         self.did = "did:plc:fakecrieur0000000000000a"
         self.access_lifetime = access_lifetime
         self.sessions_created = 0
@@ -156,6 +157,9 @@ class FakeBluesky(FakeServer):
         def store() -> Response:
             with self.lock:
                 if rkey in self.records:
+                    # The reference PDS answers an existing key with a 500; others with a 400.
+                    if self.existing_key_status == 500:
+                        return xrpc_error(500, "InternalServerError", "Internal Server Error")
                     return xrpc_error(400, "InvalidRequest", f"Record already exists: {uri}")
                 cid = _cid(json.dumps(record, sort_keys=True).encode())
                 self.records[rkey] = {"uri": uri, "cid": cid, "value": record}
