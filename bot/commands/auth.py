@@ -1,4 +1,4 @@
-"""`crieur auth mastodon|x`: the platforms' authorisation flows, writing tokens to the credentials file."""
+"""`crieur auth mastodon|x|bluesky`: the platforms' authorisation flows, writing tokens to the credentials file."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ TIMEOUT = 10.0  # seconds, for every HTTP call of a flow
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")  # the campaign's account-name rule
 # Libraries that log request bodies or headers at DEBUG (requests_oauthlib logs the token
 # response): held at WARNING during a flow, so no --log-level shows a secret.
-_CHATTY_LOGGERS = ("requests_oauthlib", "oauthlib", "urllib3", "mastodon", "tweepy")
+_CHATTY_LOGGERS = ("requests_oauthlib", "oauthlib", "urllib3", "mastodon", "tweepy", "httpx", "httpcore", "atproto")
 
 
 def http_session() -> requests.Session:
@@ -71,6 +71,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="variable holding the app's API key secret (default: CRIEUR_X_CONSUMER_SECRET)")
     _common_options(x, "x")
     x.set_defaults(handler=run_x)
+
+    sky = platforms.add_parser(
+        "bluesky", help="save a Bluesky handle and app password, checked with the PDS",
+        description="Log in to the PDS with the handle and an app password (Settings → Privacy and security "
+        "→ App passwords), and save both only if the PDS accepts them. The password comes from an "
+        "environment variable (never the command line), else standard input.",
+    )
+    sky.add_argument("--handle", required=True, metavar="HANDLE", help="e.g. desk.bsky.social")
+    sky.add_argument("--service", default="https://bsky.social", metavar="URL",
+                     help="the account's PDS (default: https://bsky.social)")
+    sky.add_argument("--password-env", default="CRIEUR_BLUESKY_APP_PASSWORD", metavar="VAR",
+                     help="variable holding the app password (default: CRIEUR_BLUESKY_APP_PASSWORD)")
+    _common_options(sky, "bluesky")
+    sky.set_defaults(handler=run_bluesky)
 
 
 def _common_options(parser: argparse.ArgumentParser, default_account: str) -> None:
@@ -209,12 +223,12 @@ def _finish_mastodon(args: argparse.Namespace, instance: str, account: str, *, c
     return " ".join(parts)
 
 
-def _instance_url(text: str) -> str:
+def _instance_url(text: str, option: str = "--instance") -> str:
     url = text.strip().rstrip("/")
     if "://" not in url:
         url = "https://" + url  # "mastodon.social" is how people name an instance
     if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s?#]*)?", url):
-        raise BadInput(f'--instance: invalid URL "{text}" (e.g. https://mastodon.social)')
+        raise BadInput(f'{option}: invalid URL "{text}" (e.g. https://mastodon.social)')
     return url
 
 
@@ -263,6 +277,44 @@ def run_x(args: argparse.Namespace) -> int:
         handle = _verify("x", {}, credentials, session)
     _done(account, "x", "@" + handle.lstrip("@"), path, "platform: x")
     return 0
+
+
+# --- Bluesky ---------------------------------------------------------------------------------
+
+
+def run_bluesky(args: argparse.Namespace) -> int:
+    """Check the handle and app password with the PDS (createSession), then save them. Exit 0 on success."""
+    from bot.credentials import read_table, update_table
+
+    account, path = _account(args), _path(args)
+    read_table(path, account)  # fails early on a file readable by others
+    handle = args.handle.strip().lstrip("@")
+    if not handle or any(c.isspace() for c in handle):
+        raise BadInput(f'--handle: "{args.handle}" is not a handle (e.g. desk.bsky.social)')
+    service = _instance_url(args.service, "--service")
+    password = _env(args.password_env)
+    if not password:
+        finish = f"{args.password_env}=… crieur auth bluesky --handle {handle} --account {account}"
+        password = _read_secret(f"app password for {handle}", finish)
+    credentials = {"handle": handle, "app_password": password}
+    with _quiet_libraries():
+        # Checked before saving: a mistyped password is never written down.
+        checked = _verify("bluesky", {"service": service}, credentials, None, before_saving=True)
+    update_table(path, account, credentials)
+    _done(account, "bluesky", checked, path, f"platform: bluesky, service: {service}")
+    return 0
+
+
+def _read_secret(label: str, finish: str) -> str:
+    """A secret from the terminal (not echoed) or a line of stdin; BadInput when there is none."""
+    if _interactive():
+        import getpass
+
+        answer = getpass.getpass(f"{label}: ").strip()
+        if not answer:
+            raise BadInput(f"no {label} given; or set it in the environment: {finish}")
+        return answer
+    return _read_answer(label, finish)
 
 
 def _consumer_keys(args: argparse.Namespace, saved: dict[str, str]) -> tuple[str, str]:
@@ -414,14 +466,16 @@ def _read_answer(label: str, finish: str) -> str:
     return answer
 
 
-def _verify(platform: str, settings: dict[str, Any], credentials: dict[str, str], session: Any) -> str:
+def _verify(platform: str, settings: dict[str, Any], credentials: dict[str, str], session: Any, *,
+            before_saving: bool = False) -> str:
     from bot.adapters import AdapterError, load_adapter_class
 
     adapter = load_adapter_class(platform).from_account(settings, credentials, session=session, timeout=TIMEOUT)
     try:
         return adapter.verify()
     except AdapterError as exc:
-        raise CrieurError(f"{platform}: the tokens were saved, but checking them failed: {exc.message}") from None
+        what = "nothing was saved" if before_saving else "the tokens were saved, but checking them failed"
+        raise CrieurError(f"{platform}: {what}: {exc.message}") from None
     finally:
         adapter.close()
 

@@ -263,3 +263,35 @@ def test_secrets_are_not_options() -> None:
     done = crieur("auth", "x", "--help")
     assert done.returncode == 0
     assert "--consumer-secret " not in done.stdout and "--consumer-secret-env" in done.stdout
+
+
+# --- Bluesky ----------------------------------------------------------------------------------
+
+
+def test_bluesky_checks_the_app_password_with_the_pds_then_saves_it(creds: Path) -> None:
+    from tests.fakes.fake_bluesky import FakeBluesky
+
+    with FakeBluesky() as server:
+        done = crieur("auth", "bluesky", "--handle", server.handle, "--service", server.url, "--account", "sky",
+                      stdin=server.app_password + "\n")
+        assert done.returncode == 0, done.stderr
+        assert f"sky (bluesky): @{server.handle} authorised" in done.stdout
+        assert server.app_password not in done.stdout + done.stderr
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+        assert tomllib.loads(creds.read_text())["sky"] == {"handle": server.handle,
+                                                          "app_password": server.app_password}
+        assert server.requests.count(("POST", "/xrpc/com.atproto.server.createSession")) == 1
+
+
+def test_bluesky_a_refused_password_saves_nothing_and_exits_with_one_line(creds: Path) -> None:
+    from tests.fakes.fake_bluesky import FakeBluesky
+
+    with FakeBluesky() as server:
+        done = crieur("auth", "bluesky", "--handle", server.handle, "--service", server.url,
+                      env={"CRIEUR_BLUESKY_APP_PASSWORD": "wrong-pass-word-0000"})
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert "bluesky: nothing was saved" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert "wrong-pass-word-0000" not in done.stderr
+        assert not creds.exists() or "bluesky" not in tomllib.loads(creds.read_text())
+        none = crieur("auth", "bluesky", "--handle", server.handle, "--service", server.url)
+        assert none.returncode == 2 and "CRIEUR_BLUESKY_APP_PASSWORD=" in none.stderr
