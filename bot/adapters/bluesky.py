@@ -112,9 +112,7 @@ def _bare_domain_facets(text: str) -> list[dict[str, Any]]:
     """Link facets for bare domains (`lemonde.fr/x`), as the Bluesky app makes them: a known
     TLD, not followed by "(" (a method call), trailing punctuation and unbalanced ")" left out,
     the link to https://; the text itself is not shortened."""
-    from bot.platforms.tlds import COUNTRY_TLDS, GENERIC_TLDS
-
-    known = _known_tlds(GENERIC_TLDS, COUNTRY_TLDS)
+    known = _known_tlds()
     facets: list[dict[str, Any]] = []
     for match in _BARE_DOMAIN.finditer(text):
         domain = match["domain"]
@@ -131,9 +129,12 @@ def _bare_domain_facets(text: str) -> list[dict[str, Any]]:
     return facets
 
 
-@functools.lru_cache(maxsize=1)
-def _known_tlds(*groups: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(tld.lower() for group in groups for tld in group)
+@functools.cache
+def _known_tlds() -> frozenset[str]:
+    """twitter-text's TLD list (the counters' own), as a set for the bare-domain check."""
+    from bot.platforms.tlds import COUNTRY_TLDS, GENERIC_TLDS
+
+    return frozenset(tld.lower() for tld in GENERIC_TLDS + COUNTRY_TLDS)
 
 
 def _without_overlaps(facets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
     url = resolve_store_url(store_option(args))
     watch = None
+    db_path: Path | None = None
     if url.startswith("sqlite:///"):
         db_path = Path(url.split(":///", 1)[1].split("?", 1)[0])
         if not db_path.parent.is_dir() and not args.dry_run and (args.db or os.environ.get("CRIEUR_DB")):
@@ -92,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
                            "create it, or check the path")
     store = open_store(url)
     lock = None
-    if url.startswith("sqlite"):
+    if db_path is not None:
         lock = StoreLock(Path(url.split(":///", 1)[1]))
         lock.acquire()
         watch = SqliteWatch(db_path)
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
-    pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path, state_dir=session_dir(url))
+    pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path, state_dir=session_dir(db_path))
     notifier = None
     if any(c.notify is not None for c in campaigns):
         from bot.notify import Notifier
@@ -261,14 +262,12 @@ def _say_where_items_wait(args: argparse.Namespace, url: str, log: Any) -> None:
                     other.split(":///", 1)[-1], hint)
 
 
-def session_dir(url: str) -> Path:
+def session_dir(db_path: Path | None) -> Path:
     """Where platform sessions are kept between runs (Bluesky's JWTs, 0600): $CRIEUR_STATE_DIR,
-    else `sessions/` beside the SQLite store, else ./queue/sessions (a PostgreSQL store). Kept so
-    that `crieur run --once` from cron does not log in afresh each time (bsky.social allows 30
-    createSession calls per 5 minutes)."""
+    else `sessions/` beside the SQLite store (`db_path`), else ./queue/sessions (a PostgreSQL
+    store). Kept so that `crieur run --once` from cron does not log in afresh each time
+    (bsky.social allows 30 createSession calls per 5 minutes)."""
     explicit = os.environ.get("CRIEUR_STATE_DIR")
     if explicit:
         return Path(explicit)
-    if url.startswith("sqlite:///"):
-        return Path(url.split(":///", 1)[1].split("?", 1)[0]).parent / "sessions"
-    return Path("queue") / "sessions"
+    return (db_path.parent if db_path is not None else Path("queue")) / "sessions"
