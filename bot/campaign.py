@@ -30,8 +30,6 @@ from bot.errors import BadInput
 from bot.schedule import CronSlot, NoSlotError, QuietHours, Schedule, parse_duration
 from bot.yamlpos import Located, YamlSyntaxError, load_located
 
-BUILTIN_PLATFORMS = ("x", "mastodon", "bluesky", "dryrun")
-PROFILES = ("x", "mastodon", "bluesky")  # what a dryrun account may imitate (`as:`)
 
 # Keys that hold secrets. Any key ending like these is treated as one too, so a plug-in's
 # `api_token` cannot slip a literal secret into git either.
@@ -278,7 +276,8 @@ def _together(value: object) -> object:
 
 
 class CampaignSection(_Section):
-    """The top level of a campaign file. Accounts are checked per platform (see `_ACCOUNT_MODELS`)."""
+    """The top level of a campaign file. Accounts are checked per platform (by its plug-in's
+    account model)."""
 
     name: Name
     timezone: ZoneName
@@ -360,8 +359,32 @@ class BlueskyAccount(AccountSection):
         return None
 
 
+def _imitable(name: str) -> str:
+    """A platform a dry run may format as (`as:`): one whose plug-in says it can be imitated."""
+    from bot.platforms.registry import BUILTIN, plugin_names
+
+    if name in BUILTIN and BUILTIN[name].imitable:
+        return name  # no entry-point scan for a built-in platform
+    choices = [p for p in plugin_names() if getattr(_plugin_or_none(p), "imitable", False)]
+    if name not in choices:
+        quoted = [f"'{c}'" for c in choices]
+        listed = ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+        got = f" (got '{name}')" if len(name) <= 40 else ""
+        raise ValueError(f"must be one of {listed}{got}")
+    return name
+
+
+def _plugin_or_none(name: str) -> Any:
+    from bot.platforms.registry import get_plugin
+
+    try:
+        return get_plugin(name)
+    except BadInput:  # a broken plug-in is reported where an account uses it, not here
+        return None
+
+
 class DryrunAccount(AccountSection):
-    as_: Literal["x", "mastodon", "bluesky"] | None = Field(None, alias="as")
+    as_: Annotated[str, AfterValidator(_imitable)] | None = Field(None, alias="as")
     output: str | None = None
     # How long each simulated platform call takes (rehearsals, benchmarks): real platforms answer
     # in 100-500 ms, which is what bounds a thread's publishing time, not the CPU.
@@ -372,11 +395,6 @@ class PluginAccount(AccountSection):
     """An adapter from another package: its settings are its own business (secrets still checked)."""
 
     model_config = ConfigDict(extra="allow")
-
-
-_ACCOUNT_MODELS: dict[str, type[AccountSection]] = {
-    "x": XAccount, "mastodon": MastodonAccount, "bluesky": BlueskyAccount, "dryrun": DryrunAccount,
-}
 
 
 # --- what the rest of Crieur uses -----------------------------------------------------------
@@ -564,21 +582,11 @@ class Campaign:
 # --- loading --------------------------------------------------------------------------------
 
 
-def known_platforms() -> list[str]:
-    """The built-in platforms plus every adapter registered in the `crieur.adapters` group."""
-    from importlib.metadata import entry_points
-
-    names = set(BUILTIN_PLATFORMS)
-    try:
-        names.update(ep.name for ep in entry_points(group="crieur.adapters"))
-    except Exception:  # a broken distribution's metadata must not stop validation
-        pass
-    return sorted(names)
-
-
 def _platforms_for(data: Mapping[str, Any]) -> list[str]:
     """The platforms a file may name: the built-in ones, and the plug-ins' only when the file
     names a platform that is not built in (the entry-point scan costs ~40 ms at start-up)."""
+    from bot.platforms.registry import builtin_names, is_builtin, plugin_names
+
     names: set[object] = set()
     accounts = data.get("accounts")
     if isinstance(accounts, dict):
@@ -587,9 +595,9 @@ def _platforms_for(data: Mapping[str, Any]) -> list[str]:
                 names.update(account.get(key) for key in ("platform", "as") if key in account)
     if isinstance(data.get("format"), dict):
         names.update(data["format"])
-    if all(isinstance(name, str) and name in BUILTIN_PLATFORMS for name in names):
-        return sorted(BUILTIN_PLATFORMS)
-    return known_platforms()
+    if all(is_builtin(name) for name in names):
+        return sorted(builtin_names())
+    return sorted(plugin_names())
 
 
 def load_campaign(path: str | os.PathLike[str]) -> Campaign:
@@ -748,11 +756,29 @@ def _check_accounts(checker: _Checker, raw: object, platforms: list[str]) -> dic
             settings["platform"] = "?"
             model = PluginAccount
         else:
-            model = _ACCOUNT_MODELS.get(platform, PluginAccount)
+            model = _account_model(platform, checker, where)
         account = checker.validate(model, settings, where)
         if account is not None and platform in platforms:
             valid[name] = account
     return valid
+
+
+def _account_model(platform: str, checker: _Checker, where: tuple[Any, ...]) -> type[AccountSection]:
+    """The platform plug-in's account model (PluginAccount when it brings none or is broken)."""
+    from bot.platforms.registry import get_plugin
+
+    try:
+        model = get_plugin(platform).account_model()
+    except BadInput as exc:
+        checker.add(where + ("platform",), str(exc))
+        return PluginAccount
+    if model is None:
+        return PluginAccount
+    if not (isinstance(model, type) and issubclass(model, AccountSection)):
+        checker.add(where + ("platform",), f"platform {platform!r}: its account model is not a "
+                    "bot.campaign.AccountSection subclass")
+        return PluginAccount
+    return model
 
 
 def _credentials_ref_ok(value: object) -> bool:

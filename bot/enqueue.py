@@ -55,16 +55,6 @@ def platform_for(account):  # noqa: ANN001, ANN201
     return get_platform(account.profile, **overrides)
 
 
-# What each platform accepts per post, checked at enqueue so a thread never stalls on its image.
-# (count, bytes per image, alt-text characters); an instance may allow more, never less here.
-MEDIA_LIMITS: dict[str, tuple[int, int, int]] = {
-    "x": (4, 5 * 1024 * 1024, 1000),
-    "mastodon": (4, 16 * 1024 * 1024, 1500),
-    "bluesky": (4, 1_000_000, 2000),
-    "dryrun": (4, 16 * 1024 * 1024, 1500),
-}
-
-
 _IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
 
 
@@ -83,11 +73,14 @@ def image_kind(path) -> str | None:  # noqa: ANN001
 def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
     """The article's media as stored with the item: path, alt and sha256 (checked before posting).
 
-    Raises BadInput (naming the article) for a missing file or one over the platform's limits.
+    Raises BadInput (naming the article) for a missing file or one over the platform's limits
+    (its plug-in's `media`: checked at enqueue so a thread never stalls on its image).
     """
+    from bot.platforms import get_plugin
     from bot.publisher import media_fingerprint
 
-    count, max_bytes, max_alt = MEDIA_LIMITS.get(profile, MEDIA_LIMITS["dryrun"])
+    limits = get_plugin(profile).media
+    count, max_bytes, max_alt = limits.count, limits.max_bytes, limits.max_alt
     where = article.path or "<article>"
     if len(article.media) > count:
         raise BadInput(f"{where}: {len(article.media)} media files; {profile} takes at most {count} per post")

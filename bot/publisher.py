@@ -47,30 +47,10 @@ from bot.adapters import (
 )
 from bot.adapters.errors import redact
 from bot.errors import BadInput
+from bot.platforms import get_plugin
 from bot.store import Item, ItemState, LeaseLost, PostRow, PostState, Store, StoreError
 
 log = logging.getLogger("crieur.publisher")
-
-# Rate-limit headers as X (x-rate-limit-*) and Mastodon (X-RateLimit-*) send them; the store keeps
-# the last ones seen per account, lower-cased.
-# (remaining, reset) header pairs as the platforms send them: X's per-endpoint window and its
-# per-user 24-hour cap, Mastodon's X-RateLimit-*, Bluesky's RateLimit-*. Names are lower-cased.
-_BUDGET_HEADERS = (
-    ("x-rate-limit-remaining", "x-rate-limit-reset"),
-    ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
-    ("x-ratelimit-remaining", "x-ratelimit-reset"),
-    ("ratelimit-remaining", "ratelimit-reset"),
-)
-
-# What a platform lets one account post, whatever the headers said last (they are per endpoint
-# and only as fresh as the last call): (window, posts). X: POST /2/tweets, 100 per 24 h per user
-# (Basic); Mastodon: 300 statuses per 3 h (its RateLimiter); Bluesky: 5,000 points an hour and
-# 35,000 a day at 3 points per record created.
-KNOWN_CAPS: dict[str, tuple[tuple[timedelta, int], ...]] = {
-    "x": ((timedelta(hours=24), 100),),
-    "mastodon": ((timedelta(hours=3), 300),),
-    "bluesky": ((timedelta(hours=1), 1666), (timedelta(days=1), 11666)),
-}
 
 # Libraries the adapters use that log credentials at DEBUG level: requests-oauthlib and oauthlib
 # print the OAuth 1.0a consumer key, access token and Authorization header; tweepy prints request
@@ -176,7 +156,7 @@ class AdapterPool:
             _close_quietly(entry[1])
 
     def _build(self, account: Any) -> tuple[Adapter, tuple[str, ...]]:
-        if self.dry_run or account.platform == "dryrun":
+        if self.dry_run or get_plugin(account.platform).simulated:
             from bot.adapters.dryrun import DryRunAdapter
 
             settings = dict(account.settings)
@@ -232,7 +212,8 @@ class Publisher:
         caps: Mapping[str, tuple[tuple[timedelta, int], ...]] | None = None,
     ) -> None:
         self.store = store
-        self.caps = KNOWN_CAPS if caps is None else caps
+        # Per platform, what one account may post (window, posts); None: each plug-in's `caps`.
+        self.caps = caps
         self.campaigns = campaigns
         self.adapters = adapters
         self.holder = holder
@@ -540,9 +521,9 @@ class Publisher:
     def _defer_for_budget(self, item: Item) -> PublishResult | None:
         """Defer a whole thread until the account's budget can take all of it.
 
-        The budget is what the platform said last (every remaining/reset header pair it sent)
-        and what it is known to allow (KNOWN_CAPS, counted from the posts recorded in the
-        store): a thread started without enough budget would leave a fragment on the timeline
+        The budget is what the platform said last (every remaining/reset header pair of its
+        plug-in's `rate_limit_headers`) and what it is known to allow (the plug-in's `caps`,
+        counted from the posts recorded in the store): a thread started without enough budget would leave a fragment on the timeline
         until the reset. The account waits (its other threads could not start either); no
         attempt is counted.
         """
@@ -551,12 +532,14 @@ class Publisher:
         waits: list[tuple[datetime, str]] = []
         state = self.store.account_state(item.account)
         headers = {k.lower(): v for k, v in (state.rate_limit or {}).items()}
-        for remaining_name, reset_name in _BUDGET_HEADERS:
+        plugin = get_plugin(item.platform)
+        for remaining_name, reset_name in plugin.rate_limit_headers:
             remaining = _int(headers.get(remaining_name))
             reset = _time(headers.get(reset_name))
             if remaining is not None and reset is not None and reset > now and remaining < needed:
                 waits.append((reset, f"{remaining} request(s) left until {reset.isoformat(timespec='seconds')}"))
-        for window, cap in self.caps.get(item.platform, ()):
+        caps = plugin.caps if self.caps is None else self.caps.get(item.platform, ())
+        for window, cap in caps:
             if needed > cap:
                 continue  # can never fit whole: posting it is the only way it goes out at all
             posted = self.store.posted_times(item.account, now - window)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -393,6 +394,16 @@ def test_format_options_without_default_options(tmp_path: Path, monkeypatch: pyt
 
 
 # --- plug-in platforms --------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_scan() -> Iterator[None]:
+    """Each test sees the entry points it sets up: the registry scans once per process."""
+    from bot.platforms import registry
+
+    registry.forget()
+    yield
+    registry.forget()
 
 
 def test_a_platform_registered_by_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,11 +68,12 @@ class Adapter(ABC):
     (`RateLimited`, `Transient`/`OutcomeUnknown`, `AuthFailed`, `Rejected`), each carrying the
     platform's own message and never a credential. Every HTTP call has a timeout.
 
-    A third-party adapter subclasses this class and registers it in the `crieur.adapters`
-    entry-point group; `bot.testing.AdapterContract` is the suite it should pass.
+    A third-party platform's adapter subclasses this class; its `bot.platforms.PlatformPlugin`
+    (registered in the `crieur.platforms` entry-point group) names it, and
+    `bot.testing.AdapterContract` is the suite it should pass.
     """
 
-    #: the entry-point name, also the `bot.platforms` profile name
+    #: the platform's name (its plug-in's), also the `bot.platforms` profile name
     name: ClassVar[str] = ""
     #: True when repeating `publish` with the same idempotency key cannot create a second post
     #: (the platform deduplicates); the publisher then retries an undecided post instead of
@@ -125,9 +126,14 @@ class Adapter(ABC):
     def verify(self) -> str:
         """Check the credentials; return the account's handle. :raises AuthFailed:"""
 
-    @abstractmethod
     def limits(self) -> Limits:
-        """The live limits (read from the platform once, then cached)."""
+        """The live limits (read from the platform once, then cached). By default the profile's
+        (its limit overrides applied) and the plug-in's media limits."""
+        from bot.platforms import get_plugin
+
+        profile = self.platform()
+        media = get_plugin(self.name).media
+        return Limits(profile.limit, profile.url_length, media.count, media.max_bytes, media.max_alt)
 
     @abstractmethod
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import regex
 
-from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef, network_error
+from bot.adapters.base import Adapter, OutgoingPost, RemoteRef, network_error
 from bot.adapters.errors import (
     AdapterError,
     AuthFailed,
@@ -35,8 +35,6 @@ except ImportError as exc:  # atproto is the optional extra crieur[bluesky]
 
 POST = "app.bsky.feed.post"
 DEFAULT_SERVICE = "https://bsky.social"
-_LIMITS = Limits(max_characters=300, characters_reserved_per_url=None, max_media=4,
-                 max_image_bytes=1_000_000, max_alt_chars=2000)
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # Error names a PDS uses for a bad or expired session (some versions answer them with 400).
 _AUTH_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing",
@@ -246,9 +244,10 @@ class BlueskyAdapter(Adapter):
         path = Path(path)
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         data = path.read_bytes()
-        if len(data) > _LIMITS.max_image_bytes:
+        max_bytes = self.limits().max_image_bytes
+        if len(data) > max_bytes:
             raise Rejected("too_large", f"{path.name} is {len(data)} bytes; Bluesky takes "
-                           f"{_LIMITS.max_image_bytes}", platform=self.name)
+                           f"{max_bytes}", platform=self.name)
         # uploadBlob only stores bytes: repeating it is harmless, so no outcome is ever unknown.
         uploaded = self._call(self._client.com.atproto.repo.upload_blob, data, sent=False,
                               headers={"Content-Type": mime})
@@ -262,9 +261,6 @@ class BlueskyAdapter(Adapter):
         self._login()
         profile = self._call(self._client.app.bsky.actor.get_profile, {"actor": self._did()}, sent=False)
         return f"@{profile.handle}"
-
-    def limits(self) -> Limits:
-        return _LIMITS
 
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
         # The record key is a function of the idempotency key: one read settles it.

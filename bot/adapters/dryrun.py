@@ -12,13 +12,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.base import Adapter, Limits, OutgoingPost, RemoteRef
+from bot.adapters.base import Adapter, OutgoingPost, RemoteRef
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "queue/dryrun.jsonl"
-_LIMITS = Limits(max_characters=500, characters_reserved_per_url=None, max_media=4,
-                 max_image_bytes=16 * 1024 * 1024, max_alt_chars=1500)
 
 
 def fake_id(idempotency_key: str) -> str:
@@ -94,9 +92,6 @@ class DryRunAdapter(Adapter):
 
     def verify(self) -> str:
         return "dryrun"
-
-    def limits(self) -> Limits:
-        return _LIMITS
 
     def find_existing(self, post: OutgoingPost, reply_to: RemoteRef | None = None) -> RemoteRef | None:
         target = reply_to.id if reply_to else None

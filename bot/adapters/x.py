@@ -13,7 +13,6 @@ import tweepy
 
 from bot.adapters.base import (
     Adapter,
-    Limits,
     OutgoingPost,
     RemoteRef,
     TimeoutSession,
@@ -37,8 +36,6 @@ MEDIA_UPLOAD_URL = "https://api.x.com/2/media/upload"
 MEDIA_METADATA_URL = "https://api.x.com/2/media/metadata"
 _OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 # X's fixed limits: it publishes no per-account configuration endpoint.
-_LIMITS = Limits(max_characters=280, characters_reserved_per_url=23, max_media=4,
-                 max_image_bytes=5 * 1024 * 1024, max_alt_chars=1000)
 # How many recent posts find_existing reads: a thread is published one post at a time, so the post
 # in doubt is among the newest few.
 _RECENT = 20
@@ -126,12 +123,6 @@ class XAdapter(Adapter):
 
     def verify(self) -> str:
         return str(self._user().username)
-
-    def limits(self) -> Limits:
-        if self._limit:
-            return Limits(self._limit, _LIMITS.characters_reserved_per_url, _LIMITS.max_media,
-                          _LIMITS.max_image_bytes, _LIMITS.max_alt_chars)
-        return _LIMITS
 
     def _platform_overrides(self) -> dict[str, Any]:
         return {"limit": self._limit} if self._limit else {}

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-DEFAULT_PLATFORMS = ("x", "mastodon", "bluesky")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("article", metavar="ARTICLE", help="article file (UTF-8 text)")
     parser.add_argument(
         "--platform", "-p", action="append", dest="platforms", metavar="P",
-        help="platform to format for (x, mastodon, bluesky, dryrun); repeatable; default: x, mastodon, bluesky",
+        help="platform to format for (x, mastodon, bluesky, dryrun or a plug-in's); repeatable; "
+             "default: x, mastodon, bluesky",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--html", metavar="FILE",
@@ -45,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.errors import BadInput
     from bot.format_check import format_checked
     from bot.platforms import get_platform
+    from bot.platforms.registry import default_preview_names
 
     for name in ("limit", "max_posts", "max_tags", "max_per_post", "max_tag_chars"):
         value = getattr(args, name)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         campaign = load_campaign(args.campaign)
     article = load_article(args.article, lang=args.lang, default_lang=campaign.lang if campaign else None)
     threads = []
-    for name in args.platforms or DEFAULT_PLATFORMS:
+    for name in args.platforms or default_preview_names():
         overrides = {"limit": args.limit} if args.limit else {}
         platform = get_platform(name, **overrides)
         options = _options(args, name, campaign)

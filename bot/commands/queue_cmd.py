@@ -416,47 +416,20 @@ def _post_to_resolve(item: Any, index: int | None) -> Any:
     return following
 
 
-# The remote id in a post's web URL, per platform. A Mastodon-API status id is the URL's last
-# segment: numeric on Mastodon (/@user/113…), a UUID on Hollo (/@user/0193…-…), a ULID on
-# GoToSocial (/@user/statuses/01J…), a base62 flake id on Pleroma/Akkoma (/notice/AoX…).
-_ID_IN_URL = {
-    "x": re.compile(r"/status(?:es)?/(\d+)(?:[/?#]|$)"),
-    "mastodon": re.compile(r"/(\d+|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{10,32})"
-                           r"/?(?:[?#]|$)"),
-}
-_BSKY_URL = re.compile(r"/profile/(?P<actor>[^/]+)/post/(?P<rkey>[A-Za-z0-9._~:-]+)/?(?:[?#]|$)")
-
-
 def remote_id_from_url(item: Any, post: Any, url: str) -> str:
     """The remote id a post's URL stands for on the item's platform; BadInput when it cannot tell.
 
-    X and Mastodon ids are in the URL. A Bluesky post id is its at:// URI: given as such, or
-    rebuilt from a bsky.app URL with the account's DID (from the URL or from a post of the same
-    thread). A dry-run id is derived from the post's idempotency key, as the dry-run adapter does.
+    The platform's plug-in reads it (`PlatformPlugin.remote_id_from_url`): from the URL itself
+    (X, Mastodon-API servers), with the account's DID from another post of the thread (a
+    bsky.app URL), or from the post's idempotency key (the dry run).
     """
     from bot.errors import BadInput
+    from bot.platforms import get_plugin
 
-    platform = item.platform
-    if platform == "dryrun":
-        from bot.adapters.dryrun import fake_id
-
-        return fake_id(post.idempotency_key)
-    if platform == "bluesky":
-        if url.startswith("at://"):
-            return url
-        match = _BSKY_URL.search(url)
-        if match:
-            actor, rkey = match["actor"], match["rkey"]
-            if actor.startswith("did:"):
-                return f"at://{actor}/app.bsky.feed.post/{rkey}"
-            repo = next((p.remote_id.split("/")[2] for p in item.posts
-                         if p.remote_id and p.remote_id.startswith("at://did:")), None)
-            if repo:
-                return f"at://{repo}/app.bsky.feed.post/{rkey}"
-        raise BadInput(f"--posted: cannot tell the Bluesky post's at:// URI from {url}; "
-                       "give it with --remote-id at://did:…/app.bsky.feed.post/RKEY")
-    pattern = _ID_IN_URL.get(platform)
-    match = pattern.search(url) if pattern else None
-    if match is None:
-        raise BadInput(f"--posted: cannot tell the {platform} post id from {url}; give it with --remote-id ID")
-    return match.group(1)
+    plugin = get_plugin(item.platform)
+    thread_ids = [p.remote_id for p in item.posts if p.remote_id]
+    remote_id = plugin.remote_id_from_url(url.strip(), thread_ids, post.idempotency_key)
+    if remote_id is None:
+        raise BadInput(f"--posted: cannot tell the {plugin.label} post id from {url}; "
+                       f"give it with --remote-id {plugin.remote_id_hint}")
+    return remote_id

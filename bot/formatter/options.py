@@ -81,13 +81,22 @@ class Thread:
     breaks: tuple[BreakKind, ...] = ()
 
 
-_DEFAULT_BUDGETS = {
-    "x": HashtagBudget(max_tags=2, placement="inline+end"),
-    "mastodon": HashtagBudget(max_tags=5, placement="end"),
-    "bluesky": HashtagBudget(max_tags=2, placement="inline+end"),
-}
-
-
 def default_options(platform_name: str) -> FormatOptions:
-    """Sensible options per platform: few tags on X and Bluesky, more at the end on Mastodon."""
-    return FormatOptions(hashtags=_DEFAULT_BUDGETS.get(platform_name, HashtagBudget()))
+    """The platform plug-in's `default_format` (few tags on X and Bluesky, more at the end on
+    Mastodon); a plug-in that says nothing, or a profile no plug-in has, gets the general
+    defaults with a `HashtagBudget()`.
+
+    :raises BadInput: a plug-in whose default format names an unknown option
+    """
+    from bot.errors import BadInput
+    from bot.platforms import get_plugin
+
+    try:
+        settings = dict(get_plugin(platform_name).default_format)
+    except BadInput:  # a profile made by hand (tests, a library user): no plug-in to ask
+        settings = {}
+    try:
+        settings["hashtags"] = HashtagBudget(**settings.get("hashtags") or {})
+        return FormatOptions(**settings)
+    except TypeError as exc:
+        raise BadInput(f"platform {platform_name!r}: its default format is invalid: {exc}") from None

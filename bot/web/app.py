@@ -268,6 +268,7 @@ def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>")
     from bot.enqueue import platform_for
     from bot.formatter import default_options, format_thread
     from bot.platforms import get_platform
+    from bot.platforms.registry import default_preview_names
 
     article = parse_article(text, path=name, default_lang=campaign.lang if campaign else None)
     media = [{"path": str(m.path), "alt": m.alt} for m in article.media]
@@ -277,7 +278,7 @@ def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>")
         for account in campaign.accounts.values():
             targets.append((account.name, platform_for(account), campaign.format_options(account.profile)))
     else:
-        for profile in ("x", "mastodon", "bluesky"):
+        for profile in default_preview_names():
             targets.append((f"preview-{profile}", get_platform(profile), default_options(profile)))
     for account_name, platform, options in targets:
         thread = format_thread(article, platform, options)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
+from bot.errors import BadInput
+from bot.platforms.registry import get_plugin, label_of
+
 if TYPE_CHECKING:
     from bot.editing import PostCount
 
@@ -26,7 +29,6 @@ STATIC = Path(__file__).with_name("static")
 # marks, digits and underscores after a non-word character.
 _MARKS = re.compile(r"(?P<url>https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'’»])|(?<![\w#&/])(?P<tag>#[^\W_][\w]*|#_[\w]+)")
 
-PLATFORM_LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "dryrun": "Dry run"}
 
 STATE_LABELS = {
     "awaiting_review": "awaiting review",
@@ -99,18 +101,15 @@ class Look:
 
     @property
     def label(self) -> str:
-        return PLATFORM_LABELS.get(self.profile, self.profile)
+        return label_of(self.profile)
 
 
 def look_for(account_name: str, profile: str, account: Any = None) -> Look:
     """The display name and handle of an account as its platform would show them."""
     settings = dict(getattr(account, "settings", {}) or {})
-    if profile == "bluesky":
-        handle = "@" + str(settings.get("handle") or f"{account_name}.bsky.social")
-    elif profile == "mastodon":
-        host = str(settings.get("instance") or "mastodon.social").split("://")[-1].split("/")[0]
-        handle = f"@{account_name}@{host}"
-    else:
+    try:
+        handle = get_plugin(profile).handle(account_name, settings)
+    except BadInput:  # a platform no longer installed: its items still show
         handle = "@" + account_name
     return Look(profile=profile, name=account_name, handle=handle)
 
@@ -197,7 +196,7 @@ def make_environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(PLATFORM_LABELS=PLATFORM_LABELS, STATE_LABELS=STATE_LABELS)
+    env.globals.update(platform_label=label_of, STATE_LABELS=STATE_LABELS)
     env.filters["marked"] = marked
     env.filters["hashtag"] = lambda tag: "#" + str(tag).lstrip("#")
     return env

@@ -111,7 +111,7 @@ def test_an_explicit_remote_id_and_post_number(store: Store, db: str, tmp_path: 
     (["999", "--not-posted"], "no item 999"),
     (["{id}", "--post", "9", "--not-posted"], "has posts 1 to 4"),
     (["{id}", "--post", "1", "--not-posted"], "already posted"),
-    (["{id}", "--posted", "https://x.com/desk"], "cannot tell the x post id"),
+    (["{id}", "--posted", "https://x.com/desk"], "cannot tell the X post id"),
     (["{id}", "--posted", "not a url"], "is not a URL"),
     (["{id}", "--not-posted", "--remote-id", "5"], "--remote-id goes with --posted"),
 ])

@@ -63,18 +63,32 @@ def test_known_cap_defers_the_whole_thread_until_it_fits(tmp_path: Path) -> None
 
 
 def test_last_rate_limit_headers_defer_the_thread(tmp_path: Path) -> None:
+    # The dry-run plug-in reads the IETF RateLimit-* pair; each platform's plug-in names its own.
     store, pool, publisher, _ = _setup(tmp_path, {})
     try:
         reset = NOW + timedelta(hours=5)
-        store.set_rate_limit("desk", {"x-user-limit-24hour-remaining": "2",
-                                      "x-user-limit-24hour-reset": str(int(reset.timestamp()))})
+        store.set_rate_limit("desk", {"ratelimit-remaining": "2",
+                                      "ratelimit-reset": str(int(reset.timestamp()))})
         item = store.claim_due(NOW, "h", timedelta(seconds=30))
         assert publisher.publish(item).outcome == "deferred"
         assert store.account_state("desk").paused_until == reset
         # Enough budget: it goes.
-        store.set_rate_limit("desk", {"x-user-limit-24hour-remaining": "3",
-                                      "x-user-limit-24hour-reset": str(int(reset.timestamp()))})
+        store.set_rate_limit("desk", {"ratelimit-remaining": "3",
+                                      "ratelimit-reset": str(int(reset.timestamp()))})
         store.resume_account("desk")
+        item = store.claim_due(NOW, "h", timedelta(seconds=30))
+        assert publisher.publish(item).outcome == "published"
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_headers_of_another_platform_are_not_read(tmp_path: Path) -> None:
+    store, pool, publisher, _ = _setup(tmp_path, {})
+    try:
+        reset = NOW + timedelta(hours=5)
+        store.set_rate_limit("desk", {"x-user-limit-24hour-remaining": "0",
+                                      "x-user-limit-24hour-reset": str(int(reset.timestamp()))})
         item = store.claim_due(NOW, "h", timedelta(seconds=30))
         assert publisher.publish(item).outcome == "published"
     finally:
