@@ -1,4 +1,5 @@
-"""MastodonAdapter: posts to a Mastodon instance through Mastodon.py, with idempotency keys."""
+"""MastodonAdapter: posts to a Mastodon-API server (Mastodon, Hollo, GoToSocial, Akkoma/Pleroma)
+through Mastodon.py, with idempotency keys where the server honours them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from mastodon import (
@@ -39,16 +40,35 @@ _DEFAULTS = Limits(max_characters=500, characters_reserved_per_url=23, max_media
                    max_image_bytes=16 * 1024 * 1024, max_alt_chars=1500)
 _RECENT = 40  # the API's maximum page size for account statuses
 _VISIBILITIES = ("public", "unlisted", "private", "direct")
+# Akkoma replays the first answer under a key even when it was an error: how many derived keys a
+# post may move on to (one per replayed refusal, see `publish`) before the refusal stands.
+_KEY_HOPS = 8
+
+
+class Server(NamedTuple):
+    """What the instance says it runs, and whether it returns the first status for a repeated
+    Idempotency-Key instead of creating another."""
+
+    name: str
+    honours_idempotency_key: bool
 
 
 class MastodonAdapter(Adapter):
-    """Mastodon through Mastodon.py, `ratelimit_method="throw"` so the daemon decides when to wait.
+    """A Mastodon-API server through Mastodon.py, `ratelimit_method="throw"` so the daemon decides
+    when to wait. Mastodon, Hollo, GoToSocial and Akkoma/Pleroma are told apart by their instance
+    info (`server`), read once with the limits.
 
     Settings: `instance` (base URL, required), `visibility`, `media_wait` (seconds to wait for media
     processing, default 30). Credentials: `access_token`.
 
-    Every status carries the post's idempotency key: the instance returns the first status for a
-    repeated key (for about an hour), so after `OutcomeUnknown` the publisher may simply publish again.
+    Every status carries the post's idempotency key. Mastodon and Hollo return the first status
+    for a repeated key (for an hour), Akkoma and Pleroma the first answer (for six hours), so
+    after `OutcomeUnknown` the publisher may simply publish again; `find_existing` then raises
+    `OutcomeUnknown` when its lookup fails. GoToSocial ignores the key (as does a server the
+    adapter does not recognise): there a failed lookup never leads to a second send. A refused
+    lookup is `Rejected` (the post goes to review: look at the account), a 5xx or a network
+    failure `Transient` (the lookup is tried again later, the post stays in doubt).
+    `honours_idempotency_key` says which case applies.
     """
 
     name = "mastodon"
@@ -62,7 +82,17 @@ class MastodonAdapter(Adapter):
         self._media_wait = media_wait
         self._poll_interval = poll_interval
         self._limits: Limits | None = None
+        self._info: dict[str, Any] | None = None
+        self._server: Server | None = None
         self._me: Any = None
+        # Whether the last response was a replay of an earlier one (Akkoma's `idempotent-replayed`).
+        self._replayed = False
+        session = getattr(api, "session", None)
+        if session is not None:
+            session.hooks.setdefault("response", []).append(self._watch)
+
+    def _watch(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
 
     @classmethod
     def from_account(cls, settings: dict[str, Any], credentials: dict[str, str], *,
@@ -99,9 +129,21 @@ class MastodonAdapter(Adapter):
             "language": post.lang,
             "spoiler_text": post.spoiler_text or None,
         }.items() if value is not None}
-        status = self._call(self._request, sent=True, verb="POST", endpoint="/api/v1/statuses",
-                            params=params, headers={"Idempotency-Key": post.idempotency_key},
-                            use_json=True)
+        key = post.idempotency_key
+        for hop in range(1, _KEY_HOPS + 1):
+            self._replayed = False
+            try:
+                status = self._call(self._request, sent=True, verb="POST", endpoint="/api/v1/statuses",
+                                    params=params, headers={"Idempotency-Key": key}, use_json=True)
+                break
+            except (RateLimited, Rejected):
+                # Akkoma's IdempotencyPlug replays the first answer under a key for six hours,
+                # a 429 or a 422 too: that request created nothing, and neither would this one.
+                # Move on to the next key derived from the post's (the same chain every time,
+                # so a repeat after a send in doubt finds the status created under it).
+                if not self._replayed or hop == _KEY_HOPS:
+                    raise
+                key = f"{post.idempotency_key}~{hop + 1}"
         ref = RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
         self._check_attachments(post, status, ref)
         return ref
@@ -151,19 +193,51 @@ class MastodonAdapter(Adapter):
 
     def limits(self) -> Limits:
         if self._limits is None:
-            info = self._call(self._api.instance_v2, sent=False)
+            info = self._instance()
             config = info.get("configuration") or {}
             statuses = config.get("statuses") or {}
             media = config.get("media_attachments") or {}
+            # Akkoma and Pleroma have no `configuration` in /api/v1/instance: their own keys.
             self._limits = Limits(
-                max_characters=int(statuses.get("max_characters") or _DEFAULTS.max_characters),
-                characters_reserved_per_url=int(statuses.get("characters_reserved_per_url")
-                                                or _DEFAULTS.characters_reserved_per_url),
-                max_media=int(statuses.get("max_media_attachments") or _DEFAULTS.max_media),
-                max_image_bytes=int(media.get("image_size_limit") or _DEFAULTS.max_image_bytes),
-                max_alt_chars=int(media.get("description_limit") or _DEFAULTS.max_alt_chars),
+                max_characters=_int(statuses.get("max_characters"), info.get("max_toot_chars"),
+                                    _DEFAULTS.max_characters),
+                characters_reserved_per_url=_int(statuses.get("characters_reserved_per_url"),
+                                                 _DEFAULTS.characters_reserved_per_url),
+                max_media=_int(statuses.get("max_media_attachments"), _DEFAULTS.max_media),
+                max_image_bytes=_int(media.get("image_size_limit"), info.get("upload_limit"),
+                                     _DEFAULTS.max_image_bytes),
+                max_alt_chars=_int(media.get("description_limit"), info.get("description_limit"),
+                                   _DEFAULTS.max_alt_chars),
             )
         return self._limits
+
+    @property
+    def server(self) -> Server:
+        """The software the instance runs, from its instance info (read once, then cached)."""
+        if self._server is None:
+            self._server = _identify(self._instance())
+        return self._server
+
+    @property
+    def honours_idempotency_key(self) -> bool:
+        """True when a repeated Idempotency-Key cannot create a second status on this instance
+        (Mastodon, Hollo, Akkoma, Pleroma); False on GoToSocial and on servers not recognised.
+        :raises AdapterError: the instance info cannot be read"""
+        return self.server.honours_idempotency_key
+
+    def _instance(self) -> dict[str, Any]:
+        """/api/v2/instance, or /api/v1/instance (marked `_v1`) where there is none: Akkoma, Pleroma
+        (their router has no v2 route), Mastodon before 4.0."""
+        if self._info is None:
+            try:
+                info = dict(self._call(self._api.instance_v2, sent=False))
+            except Rejected as exc:
+                if exc.reason != "not_found":
+                    raise
+                info = dict(self._call(self._api.instance_v1, sent=False))
+                info["_v1"] = True
+            self._info = info
+        return self._info
 
     def _platform_overrides(self) -> dict[str, Any]:
         limits = self.limits()
@@ -184,8 +258,7 @@ class MastodonAdapter(Adapter):
                                       endpoint=f"/api/v1/accounts/{self._account()['id']}/statuses",
                                       params={"limit": _RECENT, "exclude_reblogs": "true"})
         except (Transient, RateLimited, Rejected) as exc:
-            # A refused lookup is not a refused post: the outcome is still unknown.
-            raise OutcomeUnknown(f"cannot read recent statuses: {exc.message}", platform=self.name) from exc
+            raise self._lookup_failed(exc) from exc
         wanted = _normalise(post.text)
         target = reply_to.id if reply_to else None
         for status in statuses:
@@ -193,6 +266,25 @@ class MastodonAdapter(Adapter):
             if (str(parent) if parent is not None else None) == target and _normalise(_source(status)) == wanted:
                 return RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
         return None
+
+    def _lookup_failed(self, exc: AdapterError) -> AdapterError:
+        """What a failed lookup means for a post in doubt. Where a repeat under the same key is
+        safe, the outcome is simply unknown. Elsewhere nothing may be sent again blindly: a
+        refusal goes to review, a passing failure (5xx, network) is retried later, in doubt."""
+        try:
+            server = self.server
+        except AdapterError:
+            server = Server("the server", False)  # cannot tell: assume the key is not honoured
+        if server.honours_idempotency_key:
+            return OutcomeUnknown(f"cannot read recent statuses: {exc.message}", platform=self.name)
+        if isinstance(exc, RateLimited):
+            return exc
+        why = (f"cannot check whether the post went out: the lookup of recent statuses was refused "
+               f"({exc.message}) and {server.name} does not honour Idempotency-Key, so sending it "
+               f"again could post it twice")
+        if isinstance(exc, Rejected):
+            return Rejected("lookup_refused", why, platform=self.name)
+        return Transient(why.replace("was refused", "failed"), platform=self.name)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -276,10 +368,57 @@ def _plain_text(content: str) -> str:
 
 
 def _source(status: Any) -> str:
-    """What the status was written as: the server's source `text` when it gives one (servers
-    that render Markdown change the HTML), else the HTML `content` back to text."""
+    """What the status was written as: the server's source when it gives one (servers that
+    render Markdown change the HTML): `text` (Hollo, GoToSocial; Akkoma sends `false`), or
+    Akkoma's `akkoma.source` ({"content", "mediaType"}); else the HTML `content` back to text."""
     text = status.get("text")
-    return text if isinstance(text, str) and text else _plain_text(status.get("content") or "")
+    if isinstance(text, str) and text:
+        return text
+    source = (status.get("akkoma") or {}).get("source")
+    if isinstance(source, dict):
+        source = source.get("content")
+    if isinstance(source, str) and source:
+        return source
+    return _plain_text(status.get("content") or "")
+
+
+def _int(*values: Any) -> int:
+    """The first value that is a positive number (instances leave keys out, or send 0 for "unset")."""
+    for value in values:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if number > 0:
+            return number
+    raise ValueError("no default given")
+
+
+_COMPATIBLE = re.compile(r"\(compatible; ([^)]+)\)")
+_SEMVER = re.compile(r"^(\d+)\.\d+\.\d+")
+
+
+def _identify(info: dict[str, Any]) -> Server:
+    """Tell the software from the instance info, as each reports itself: Mastodon "4.3.0" with
+    source_url github.com/mastodon/mastodon (forks: …/mastodon too); Hollo its own version with
+    source_url …/hollo; GoToSocial "0.17.3" (or "3.5.3+0.17.3") with source_url …/gotosocial;
+    Akkoma and Pleroma, v1 only, "2.7.2 (compatible; Akkoma 3.13.2)". Only servers known to
+    honour Idempotency-Key are trusted with it."""
+    version = str(info.get("version") or "")
+    source = str(info.get("source_url") or "").lower()
+    if "gotosocial" in source:
+        return Server(f"GoToSocial {version}".strip(), False)
+    if "hollo" in source:
+        return Server(f"Hollo {version}".strip(), True)
+    compatible = _COMPATIBLE.search(version)
+    if compatible:
+        software = compatible.group(1)
+        return Server(software, software.split()[0].lower() in ("akkoma", "pleroma"))
+    semver = _SEMVER.match(version)
+    if "mastodon" in source or (not source and info.get("_v1") and semver and int(semver.group(1)) >= 1):
+        # A v1-only server with a bare version is a Mastodon older than 4.0 (keys since 2.x).
+        return Server(f"Mastodon {version}".strip(), True)
+    return Server(f"the server ({version or 'no version'}{', ' + source if source else ''})", False)
 
 
 def _normalise(text: str) -> str:

@@ -64,7 +64,8 @@ def make_mastodon(server: FakeMastodon, **settings: object) -> Harness:
 
     adapter = MastodonAdapter.from_account({"instance": server.url, "media_poll_interval": 0.01, **settings},
                                            {"access_token": server.access_token}, timeout=TIMEOUT)
-    return Harness(adapter, server)
+    # What the adapter makes of the server's instance info (GoToSocial ignores the key).
+    return Harness(adapter, server, idempotent=adapter.honours_idempotency_key)
 
 
 def make_bluesky(server: FakeBluesky, state_dir: Path, **settings: object) -> Harness:

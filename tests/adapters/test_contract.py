@@ -11,6 +11,7 @@ from bot.adapters.dryrun import DryRunAdapter
 from bot.testing import AdapterContract, Harness, ServerPost
 from tests.adapters.conftest import make_bluesky, make_mastodon, make_x
 from tests.fakes.fake_bluesky import FakeBluesky
+from tests.fakes.fake_mastodon import FLAVOURS as MASTODON_FLAVOURS
 from tests.fakes.fake_mastodon import FakeMastodon
 from tests.fakes.fake_x import FakeX
 
@@ -32,7 +33,8 @@ class DryRunInspector:
         raise ValueError("the dry run cannot fail")
 
 
-@pytest.fixture(params=["x", "mastodon", "mastodon-hollo", "bluesky", "dryrun"])
+@pytest.fixture(params=["x", *(f"mastodon-{f}" if f != "mastodon" else f for f in MASTODON_FLAVOURS),
+                        "bluesky", "dryrun"])
 def adapter_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     name = request.param
     if name == "dryrun":
@@ -40,7 +42,7 @@ def adapter_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         yield Harness(adapter, DryRunInspector(adapter), media=False)
         return
     if name.startswith("mastodon"):
-        # Every Mastodon-API flavour the fake speaks: Mastodon itself, and Hollo's strict rules.
+        # Every Mastodon-API server the fake speaks: Mastodon, Hollo, GoToSocial, Akkoma.
         server = FakeMastodon(flavour=name.partition("-")[2] or "mastodon").start()
     else:
         server = {"x": FakeX, "bluesky": FakeBluesky}[name]().start()
@@ -56,4 +58,5 @@ def adapter_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 
 class TestBuiltinAdapters(AdapterContract):
-    """Every check of the shipped contract, for x, mastodon (as Mastodon and as Hollo), bluesky and dryrun."""
+    """Every check of the shipped contract, for x, mastodon (as Mastodon, Hollo, GoToSocial and
+    Akkoma), bluesky and dryrun."""

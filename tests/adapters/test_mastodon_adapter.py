@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost, Rejected
-from bot.adapters.mastodon import MastodonAdapter
+from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost, RateLimited, Rejected, Transient
+from bot.adapters.mastodon import MastodonAdapter, _identify, _source
 from bot.errors import BadInput
 from bot.testing import tiny_png
 from tests.adapters.conftest import TIMEOUT, make_mastodon
+from tests.fakes.base import Response
 from tests.fakes.fake_mastodon import FakeMastodon
 
 
@@ -120,3 +123,122 @@ def test_a_status_created_without_its_media_is_an_error_and_is_deleted(tmp_path)
             adapter.publish(OutgoingPost("an image post", "k-1", media_ids=(media_id,)))
         assert caught.value.reason == "media_dropped"
         assert server.posts() == [], "the status without its image does not stay up"
+
+
+# -- GoToSocial and Akkoma: told apart by their instance info, each with its own limits ----------
+
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_FLAKE = re.compile(r"^[0-9A-Za-z]{18}$")
+
+
+@pytest.mark.parametrize(("flavour", "name", "honours"), [
+    ("mastodon", "Mastodon 4.3.0", True), ("hollo", "Hollo 0.6.0", True),
+    ("gotosocial", "GoToSocial 0.17.3", False), ("akkoma", "Akkoma 3.13.2", True)])
+def test_the_server_and_its_idempotency_come_from_the_instance(flavour: str, name: str, honours: bool) -> None:
+    with FakeMastodon(flavour=flavour) as server:
+        adapter = make_mastodon(server).adapter
+        assert (adapter.server.name, adapter.honours_idempotency_key) == (name, honours)
+
+
+@pytest.mark.parametrize(("info", "name", "honours"), [
+    # What each server really reports (see tests/fakes/mastodon_flavours.py for the sources).
+    ({"version": "4.3.0+glitch", "source_url": "https://github.com/glitch-soc/mastodon"}, "Mastodon 4.3.0+glitch", True),
+    ({"version": "3.5.3+0.17.3", "source_url": "https://github.com/superseriousbusiness/gotosocial"},
+     "GoToSocial 3.5.3+0.17.3", False),
+    ({"version": "0.1.1 cb85f65", "source_url": "https://codeberg.org/superseriousbusiness/gotosocial"},
+     "GoToSocial 0.1.1 cb85f65", False),
+    ({"version": "2.7.2 (compatible; Pleroma 2.6.3)", "_v1": True}, "Pleroma 2.6.3", True),
+    ({"version": "3.5.3", "_v1": True}, "Mastodon 3.5.3", True),
+    ({"version": "4.2.0 (compatible; Iceshrimp.NET/2024.1)"}, "Iceshrimp.NET/2024.1", False),
+    ({"version": "1.2.3", "source_url": "https://example.org/someserver"}, None, False),
+])
+def test_servers_are_recognised_by_what_they_report(info: dict, name: str | None, honours: bool) -> None:
+    server = _identify(info)
+    assert server.honours_idempotency_key is honours
+    if name:
+        assert server.name == name
+
+
+def test_gotosocial_limits_ids_and_a_repeated_key_that_posts_twice() -> None:
+    with FakeMastodon(flavour="gotosocial") as server:
+        adapter = make_mastodon(server).adapter
+        limits = adapter.limits()
+        assert (limits.max_characters, limits.characters_reserved_per_url, limits.max_media) == (5000, 25, 6)
+        first = adapter.publish(OutgoingPost("same key", "k-1"))
+        again = adapter.publish(OutgoingPost("same key", "k-1"))
+        assert _ULID.match(first.id) and first.url.endswith(f"/@crieur/statuses/{first.id}")
+        assert again.id != first.id and len(server.posts()) == 2, "GoToSocial ignores Idempotency-Key"
+        assert adapter.find_existing(OutgoingPost("same key", "other")) in (first, again), "found by its `text`"
+
+
+def test_gotosocial_counts_urls_in_full_and_refuses_with_400() -> None:
+    url = "https://example.com/" + "a" * 60
+    with FakeMastodon(flavour="gotosocial", max_characters=50) as server:
+        adapter = make_mastodon(server).adapter
+        assert adapter.limits().characters_reserved_per_url == 25  # only a hint to clients
+        with pytest.raises(Rejected, match="400 Bad Request: Bad Request: status too long, 80 characters") as caught:
+            adapter.publish(OutgoingPost(url, "k"))
+        assert caught.value.reason == "invalid"
+        api = adapter._api  # a JSON string for a Go bool: refused with encoding/json's words
+        with pytest.raises(Exception, match="cannot unmarshal string into Go struct field"):
+            api._Mastodon__api_request("POST", "/api/v1/statuses", {"status": "x", "sensitive": "0"}, use_json=True)
+
+
+class _UnavailableLookups(FakeMastodon):
+    """The account-statuses lookup answers 503 while `unavailable` is set."""
+
+    unavailable = False
+
+    def account_statuses(self, request, groups):  # type: ignore[no-untyped-def]
+        if self.unavailable:
+            return Response(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", content_type="text/html")
+        return super().account_statuses(request, groups)
+
+
+def test_gotosocial_refused_and_failing_lookups_never_mean_send_again() -> None:
+    with _UnavailableLookups(flavour="gotosocial") as server:
+        adapter = make_mastodon(server).adapter
+        server.refuse_lookups = True
+        with pytest.raises(Rejected, match="does not honour Idempotency-Key") as caught:
+            adapter.find_existing(OutgoingPost("anything", "k"))
+        assert caught.value.reason == "lookup_refused" and "GoToSocial 0.17.3" in caught.value.message
+        server.refuse_lookups, server.unavailable = False, True
+        with pytest.raises(Transient, match="lookup of recent statuses failed") as failed:
+            adapter.find_existing(OutgoingPost("anything", "k"))
+        assert not isinstance(failed.value, OutcomeUnknown), "retried later, never sent again blindly"
+
+
+def test_akkoma_limits_come_from_v1_and_its_source_is_compared() -> None:
+    with FakeMastodon(flavour="akkoma") as server:
+        adapter = make_mastodon(server).adapter
+        limits = adapter.limits()
+        assert (limits.max_characters, limits.max_image_bytes, limits.max_alt_chars) == (5000, 16_000_000, 5000)
+        assert ("GET", "/api/v2/instance/") in server.requests and ("GET", "/api/v1/instance/") in server.requests
+        first = adapter.publish(OutgoingPost("  Akkoma <trims> & escapes\n\nhttps://example.com/x  ", "k-1"))
+        assert _FLAKE.match(first.id) and first.url.endswith(f"/notice/{first.id}")
+        status = server.statuses[-1]
+        assert status["text"] is False and status["akkoma"]["source"]["content"].startswith("Akkoma <trims>")
+        assert adapter.find_existing(OutgoingPost("Akkoma <trims> & escapes\n\nhttps://example.com/x", "o")) == first
+        assert adapter.publish(OutgoingPost("ignored", "k-1")) == first, "the key is honoured"
+
+
+def test_akkoma_replays_a_429_under_the_key_and_the_adapter_moves_to_the_next_key() -> None:
+    with FakeMastodon(flavour="akkoma") as server:
+        adapter = make_mastodon(server).adapter
+        post = OutgoingPost("rate limited once", "item-7-post-1")
+        server.fail_next("rate_limit")
+        with pytest.raises(RateLimited):
+            adapter.publish(post)
+        ref = adapter.publish(post)  # the same key gets the cached 429: the next key is used
+        assert len(server.posts()) == 1 and server.posts()[0].id == ref.id
+        assert set(server.by_key) == {"item-7-post-1", "item-7-post-1~2"}
+        assert adapter.publish(post) == ref, "the chain leads to the same status every time"
+        assert len(server.posts()) == 1
+
+
+def test_source_prefers_what_the_server_says_was_written() -> None:
+    content = '<p><a href="https://x.example/@a" class="u-url mention">@<span>a</span></a> hi</p>'
+    assert _source({"text": False, "akkoma": {"source": {"content": "@a@x.example hi"}}, "content": content}) \
+        == "@a@x.example hi"
+    assert _source({"text": "*md*", "content": "<p><em>md</em></p>"}) == "*md*"
+    assert _source({"text": False, "content": "a<br>b"}) == "a\nb"
