@@ -47,12 +47,14 @@ def headline(article, width: int = 80) -> str:  # noqa: ANN001
     return first[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def platform_for(account):  # noqa: ANN001, ANN201
-    """The platform profile used to format for `account` (its limit overrides applied)."""
+def platform_for(account, **overrides):  # noqa: ANN001, ANN003, ANN201
+    """The platform profile used to format for `account`: its `limit`/`url_length` settings, then
+    `overrides` (a --limit flag); None values are ignored."""
     from bot.platforms import get_platform
 
-    overrides = {key: account.settings[key] for key in ("limit", "url_length") if account.settings.get(key)}
-    return get_platform(account.profile, **overrides)
+    chosen = {key: account.settings[key] for key in ("limit", "url_length") if account.settings.get(key)}
+    chosen.update({key: value for key, value in overrides.items() if value})
+    return get_platform(account.profile, **chosen)
 
 
 _IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
@@ -70,16 +72,17 @@ def image_kind(path) -> str | None:  # noqa: ANN001
     return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
-def media_entries(article, profile: str) -> list[dict]:  # noqa: ANN001
+def media_entries(article, profile: str, limits=None) -> list[dict]:  # noqa: ANN001
     """The article's media as stored with the item: path, alt and sha256 (checked before posting).
 
     Raises BadInput (naming the article) for a missing file or one over the platform's limits
-    (its plug-in's `media`: checked at enqueue so a thread never stalls on its image).
+    (`limits`, a server's own, else its plug-in's `media`: checked at enqueue so a thread never
+    stalls on its image).
     """
     from bot.platforms import get_plugin
     from bot.publisher import media_fingerprint
 
-    limits = get_plugin(profile).media
+    limits = limits or get_plugin(profile).media
     count, max_bytes, max_alt = limits.count, limits.max_bytes, limits.max_alt
     where = article.path or "<article>"
     if len(article.media) > count:

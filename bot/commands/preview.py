@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--html", metavar="FILE",
                         help="also write the threads in each platform's look as one self-contained HTML file")
-    parser.add_argument("--campaign", metavar="FILE", help="read format options and language from a campaign file")
+    parser.add_argument("--campaign", metavar="FILE",
+                        help="read format options and language from a campaign file; without --platform, "
+                             "show the thread of each of its accounts")
+    parser.add_argument("--account", action="append", dest="accounts", metavar="NAME",
+                        help="only this account of --campaign (its limits, and its server's when it says them); "
+                             "repeatable")
     parser.add_argument("--limit", type=int, metavar="N", help="character limit override (e.g. 4000 for X Premium)")
     parser.add_argument("--lang", help="post in this language, whatever the article says or seems to be")
     parser.add_argument("--numbering", choices=["suffix", "prefix", "thread", "none"])
@@ -43,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from bot.article import load_article
     from bot.errors import BadInput
     from bot.format_check import format_checked
-    from bot.platforms import get_platform
-    from bot.platforms.registry import default_preview_names
 
     for name in ("limit", "max_posts", "max_tags", "max_per_post", "max_tag_chars"):
         value = getattr(args, name)
@@ -55,32 +59,76 @@ def run(args: argparse.Namespace) -> int:
         from bot.campaign import load_campaign
 
         campaign = load_campaign(args.campaign)
+    elif args.accounts:
+        raise BadInput("--account: name the campaign it belongs to with --campaign FILE")
     article = load_article(args.article, lang=args.lang, default_lang=campaign.lang if campaign else None)
+    targets = _targets(args, campaign)
     threads = []
-    for name in args.platforms or default_preview_names():
-        overrides = {"limit": args.limit} if args.limit else {}
-        platform = get_platform(name, **overrides)
-        options = _options(args, name, campaign)
+    for target in targets:
         if article.media:
             from bot.enqueue import media_entries
 
-            media_entries(article, name)  # a missing, non-image or oversize file: an error now, not at enqueue
-        threads.append(format_checked(article, platform, options))
+            # A missing, non-image or oversize file: an error now, not at enqueue.
+            media_entries(article, target.profile, target.media)
+        threads.append(format_checked(article, target.platform, target.options))
     if args.html:
-        _write_html(args.html, article, threads, campaign)
+        _write_html(args.html, article, threads, targets)
     if args.json:
         import json
 
-        json.dump(_as_json(article, threads), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(_as_json(article, threads, targets), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif args.html:
-        print(f"preview written to {args.html} ({len(threads)} platform{'s' if len(threads) != 1 else ''})")
+        print(f"preview written to {args.html} ({len(threads)} thread{'s' if len(threads) != 1 else ''})")
     else:
-        _print_human(article, threads)
+        _print_human(article, threads, targets)
     return 0
 
 
-def _write_html(path: str, article: Any, threads: list[Any], campaign: Any) -> None:
+@dataclass
+class _Target:
+    """What one previewed thread is formatted for: an account of the campaign, or a platform."""
+
+    profile: str
+    platform: Any
+    options: Any
+    account: Any = None
+    media: Any = None  # the media limits when they differ from the plug-in's (a server's own)
+    notes: list[str] = field(default_factory=list)  # shown under the header (where a limit came from)
+
+    @property
+    def name(self) -> str:
+        return self.account.name if self.account is not None else self.profile
+
+
+def _targets(args: argparse.Namespace, campaign: Any) -> list[_Target]:
+    """`--account` names, else `--platform` names, else the campaign's accounts, else the defaults."""
+    from bot.errors import BadInput
+    from bot.platforms import get_platform
+    from bot.platforms.registry import default_preview_names
+
+    if args.accounts or (campaign is not None and not args.platforms):
+        names = args.accounts or list(campaign.accounts)
+        unknown = [n for n in names if n not in campaign.accounts]
+        if unknown:
+            raise BadInput(f"--account {unknown[0]}: {args.campaign} has no such account "
+                           f"(its accounts: {', '.join(campaign.accounts)})")
+        return [_account_target(args, campaign, campaign.accounts[n]) for n in dict.fromkeys(names)]
+    targets = []
+    for name in args.platforms or default_preview_names():
+        overrides = {"limit": args.limit} if args.limit else {}
+        targets.append(_Target(name, get_platform(name, **overrides), _options(args, name, campaign)))
+    return targets
+
+
+def _account_target(args: argparse.Namespace, campaign: Any, account: Any) -> _Target:
+    from bot.enqueue import platform_for
+
+    platform = platform_for(account, limit=args.limit)
+    return _Target(account.profile, platform, _options(args, account.profile, campaign), account=account)
+
+
+def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Target]) -> None:
     """The desk's platform-look preview as one HTML file (styles and images inlined), written atomically."""
     import os
     import tempfile
@@ -88,19 +136,15 @@ def _write_html(path: str, article: Any, threads: list[Any], campaign: Any) -> N
     from pathlib import Path
 
     from bot.errors import BadInput
-    from bot.platforms import get_platform
     from bot.web import render
 
     media = [{"path": str(m.path), "alt": m.alt} for m in article.media]
     inline = [render.data_uri(m["path"]) for m in media]
     previews = []
-    for thread in threads:
-        platform = get_platform(thread.platform, limit=thread.limit)
-        name = next((a.name for a in campaign.accounts.values() if a.profile == thread.platform), None) if campaign else None
-        account = campaign.accounts.get(name) if campaign and name else None
+    for thread, target in zip(threads, targets):
         previews.append({
-            "look": render.look_for(name or thread.platform, thread.platform, account),
-            "cards": render.thread_cards(thread, platform, media),
+            "look": render.look_for(target.name, thread.platform, target.account),
+            "cards": render.thread_cards(thread, target.platform, media),
             "thread": thread,
             "inline_media": inline,
         })
@@ -152,14 +196,16 @@ def _options(args: argparse.Namespace, platform: str, campaign: Any) -> Any:
     return replace(options, **changes)
 
 
-def _as_json(article: Any, threads: list[Any]) -> dict[str, Any]:
+def _as_json(article: Any, threads: list[Any], targets: list[_Target]) -> dict[str, Any]:
     return {
         "article": {"path": article.path, "title": article.title, "lang": article.lang,
                     "lang_source": article.lang_source, "url": article.url},
         "threads": [
             {
+                "account": target.account.name if target.account is not None else None,
                 "platform": thread.platform,
                 "limit": thread.limit,
+                "notes": target.notes,
                 "lang": article.lang,  # the language tag the posts are sent with
                 "posts": [{"index": post.index, "text": post.text, "length": post.length,
                            "media": _media_json(article) if post.index == 1 else []} for post in thread.posts],
@@ -169,21 +215,22 @@ def _as_json(article: Any, threads: list[Any]) -> dict[str, Any]:
                 },
                 "breaks": break_summary(thread),
             }
-            for thread in threads
+            for thread, target in zip(threads, targets)
         ],
     }
 
 
-def _print_human(article: Any, threads: list[Any]) -> None:
-    from bot.platforms import get_platform
-
+def _print_human(article: Any, threads: list[Any], targets: list[_Target]) -> None:
     out = sys.stdout
     title = article.title or article.path
-    for thread in threads:
-        platform = get_platform(thread.platform, limit=thread.limit)
+    for thread, target in zip(threads, targets):
+        platform = target.platform
         count = len(thread.posts)
-        header = f"── {thread.platform} · {count} post{'s' if count != 1 else ''} · limit {thread.limit} "
+        who = f"{target.account.name} ({thread.platform})" if target.account is not None else thread.platform
+        header = f"── {who} · {count} post{'s' if count != 1 else ''} · limit {thread.limit} "
         out.write(f"{header}{'─' * max(0, 72 - len(header))}\n")
+        for note in target.notes:
+            out.write(f"   {note}\n")
         if title:
             out.write(f"   {title}\n")
         out.write(f"   {_language_line(article)}\n")
