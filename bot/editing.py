@@ -61,7 +61,7 @@ def counter_for(item: Any) -> Platform:
         platform = get_platform(name)
     except BadInput:
         platform = get_platform("dryrun")
-    for key in ("limit", "url_length"):
+    for key in ("limit", "url_length", "counting"):
         if options.get(key) and key in platform.overrides:
             overrides[key] = options[key]
     return get_platform(platform.name, **overrides) if overrides else platform

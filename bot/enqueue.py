@@ -49,7 +49,7 @@ def headline(article, width: int = 80) -> str:  # noqa: ANN001
 
 def platform_for(account, **overrides):  # noqa: ANN001, ANN003, ANN201
     """The platform profile used to format for `account`: its `limit`/`url_length` settings, then
-    `overrides` (a --limit flag); None values are ignored."""
+    `overrides` (a --limit flag, the resolved server limits); None values are ignored."""
     from bot.platforms import get_platform
 
     chosen = {key: account.settings[key] for key in ("limit", "url_length") if account.settings.get(key)}
@@ -120,12 +120,15 @@ def iter_enqueue(
     force: bool = False,
     dry_run: bool = False,
     now: datetime | None = None,
+    limits=None,  # noqa: ANN001 - bot.live_limits.LiveLimits
 ) -> Iterator[EnqueueReport]:
     """Format every article for every selected account, then enqueue the threads, yielding reports.
 
     Every thread is formatted (and its media checked) before anything is written, and all are
     stored in one transaction, so bad input or a failure leaves the queue untouched. Formatting uses the account's limits, so the stored posts are
     exactly what will go out. With `dry_run`, the store says what it would do and keeps nothing.
+    `limits` (a `LiveLimits`) gives each account's server limits (a Mastodon instance's own);
+    without it, or for a server that cannot be read, the configured limits hold.
     """
     from bot.format_check import format_checked
     from bot.store import NewItem
@@ -135,7 +138,8 @@ def iter_enqueue(
     for source_article in articles:
         article = source_article.article
         for account in selected:
-            platform = platform_for(account)
+            resolved = limits.resolve(account) if limits is not None else None
+            platform = platform_for(account, **(resolved.overrides if resolved else {}))
             thread = format_checked(article, platform, campaign.format_options(account.profile))
             new = NewItem(
                 campaign=campaign.name,
@@ -145,7 +149,7 @@ def iter_enqueue(
                 content_hash=article.content_hash,
                 title=article.title or headline(article),
                 posts=[post.text for post in thread.posts],
-                media=media_entries(article, account.profile),
+                media=media_entries(article, account.profile, resolved.media if resolved else None),
                 options={"timezone": campaign.timezone.key, "cw": article.cw, "url": article.url,
                          "quiet_hours": [q.text for q in campaign.schedule.quiet_hours],
                          **desk_options(campaign, account, platform)},
@@ -186,6 +190,8 @@ def desk_options(campaign, account, platform) -> dict:  # noqa: ANN001
     }
     if getattr(platform, "url_length", None) is not None and "url_length" in getattr(platform, "overrides", ()):
         options["url_length"] = platform.url_length
+    if getattr(platform, "counting", "mastodon") != "mastodon":
+        options["counting"] = platform.counting  # the server counts as written (GoToSocial, Akkoma)
     return options
 
 

@@ -127,6 +127,10 @@ class AdapterPool:
         self._lock = threading.Lock()
         # Optional view of each adapter handed out (the daemon's metrics time the platform calls).
         self.wrap: Callable[[Adapter, Any], Adapter] | None = None
+        # The accounts' server limits (a Mastodon instance's own), kept beside the sessions.
+        from bot.live_limits import LiveLimits
+
+        self.limits = LiveLimits(state_dir, session_factory=session_factory, timeout=timeout)
         quiet_credential_loggers()
 
     def get(self, account: Any) -> Adapter:
@@ -258,7 +262,7 @@ class Publisher:
             return self._pause_for_auth(item, f"cannot use account {item.account}: {error}")
 
         if item.posted_count == 0:
-            problem = self._media_problem(item)
+            problem = self._media_problem(item) or self._limit_problem(item, account)
             if problem:
                 return self._needs_review(item, None, problem)
             deferred = self._defer_for_budget(item)
@@ -517,6 +521,39 @@ class Publisher:
             if expected and media_fingerprint(path) != expected:
                 return f"media file {path} changed since the thread was queued; enqueue the article again"
         return None
+
+    def _limit_problem(self, item: Item, account: Any) -> str | None:
+        """Does the thread still fit what the account's server allows now? Read again just before
+        the first post (at most `live_limits.RECHECK` old): an instance that lowered its limit since
+        the thread was queued would refuse a post halfway through the thread. The campaign's
+        explicit `limit` wins, as at enqueue; a server that cannot be read is not a reason to stop
+        (its refusal would be)."""
+        if self.adapters.dry_run or account.settings.get("limit"):
+            return None
+        from bot.live_limits import RECHECK, check_fits
+        from bot.platforms import get_platform
+
+        server = self.adapters.limits.for_account(account, max_age=RECHECK, shared=False)
+        if server is None or not server.limit:
+            return None
+        options = item.options or {}
+        overrides: dict[str, Any] = {"limit": server.limit}
+        if server.url_length and not account.settings.get("url_length"):
+            overrides["url_length"] = server.url_length
+        elif options.get("url_length"):
+            overrides["url_length"] = options["url_length"]
+        if server.counting != "mastodon":
+            overrides["counting"] = server.counting
+        try:
+            platform = get_platform(options.get("profile") or account.profile, **overrides)
+        except BadInput:
+            return None  # the profile takes no such override: nothing to re-check
+        posts = [(p.index, p.text, options.get("cw")) for p in item.posts if p.state != PostState.POSTED]
+        problem = check_fits(posts, platform)
+        if problem is None:
+            return None
+        return (f"{problem} ({server.describe()}); the thread was formatted for "
+                f"{options.get('limit', '?')}: edit it, or enqueue the article again")
 
     def _defer_for_budget(self, item: Item) -> PublishResult | None:
         """Defer a whole thread until the account's budget can take all of it.

@@ -554,7 +554,8 @@ class Daemon:
         try:
             now = self._clock()
             polled = campaign_articles(campaign, self.store, commit=False, now=now, new_files_only=True)
-            reports = enqueue_articles(campaign, self.store, list(polled), now=now)
+            reports = enqueue_articles(campaign, self.store, list(polled), now=now,
+                                       limits=getattr(self.pool, "limits", None))
             polled.commit()
         except StoreUnavailable as fault:
             self._store_fault(fault)

@@ -9,7 +9,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import requests
 from mastodon import (
@@ -34,23 +34,20 @@ from bot.adapters.errors import (
     redact,
 )
 from bot.errors import BadInput
+from bot.platforms.mastodon_server import (
+    DEFAULT_LIMIT,
+    DEFAULT_MEDIA,
+    DEFAULT_URL_LENGTH,
+    Server,
+    identify,
+    limits_from_instance,
+)
 
-# Mastodon's defaults (4.x), used where an instance does not publish a value.
-_DEFAULTS = Limits(max_characters=500, characters_reserved_per_url=23, max_media=4,
-                   max_image_bytes=16 * 1024 * 1024, max_alt_chars=1500)
 _RECENT = 40  # the API's maximum page size for account statuses
 _VISIBILITIES = ("public", "unlisted", "private", "direct")
 # Akkoma replays the first answer under a key even when it was an error: how many derived keys a
 # post may move on to (one per replayed refusal, see `publish`) before the refusal stands.
 _KEY_HOPS = 8
-
-
-class Server(NamedTuple):
-    """What the instance says it runs, and whether it returns the first status for a repeated
-    Idempotency-Key instead of creating another."""
-
-    name: str
-    honours_idempotency_key: bool
 
 
 class MastodonAdapter(Adapter):
@@ -193,21 +190,12 @@ class MastodonAdapter(Adapter):
 
     def limits(self) -> Limits:
         if self._limits is None:
-            info = self._instance()
-            config = info.get("configuration") or {}
-            statuses = config.get("statuses") or {}
-            media = config.get("media_attachments") or {}
-            # Akkoma and Pleroma have no `configuration` in /api/v1/instance: their own keys.
+            stated = limits_from_instance(self._instance(), "instance info")
+            media = stated.media or DEFAULT_MEDIA
             self._limits = Limits(
-                max_characters=_int(statuses.get("max_characters"), info.get("max_toot_chars"),
-                                    _DEFAULTS.max_characters),
-                characters_reserved_per_url=_int(statuses.get("characters_reserved_per_url"),
-                                                 _DEFAULTS.characters_reserved_per_url),
-                max_media=_int(statuses.get("max_media_attachments"), _DEFAULTS.max_media),
-                max_image_bytes=_int(media.get("image_size_limit"), info.get("upload_limit"),
-                                     _DEFAULTS.max_image_bytes),
-                max_alt_chars=_int(media.get("description_limit"), info.get("description_limit"),
-                                   _DEFAULTS.max_alt_chars),
+                max_characters=stated.limit or DEFAULT_LIMIT,
+                characters_reserved_per_url=stated.url_length or DEFAULT_URL_LENGTH,
+                max_media=media.count, max_image_bytes=media.max_bytes, max_alt_chars=media.max_alt,
             )
         return self._limits
 
@@ -215,7 +203,7 @@ class MastodonAdapter(Adapter):
     def server(self) -> Server:
         """The software the instance runs, from its instance info (read once, then cached)."""
         if self._server is None:
-            self._server = _identify(self._instance())
+            self._server = identify(self._instance())
         return self._server
 
     @property
@@ -380,45 +368,6 @@ def _source(status: Any) -> str:
     if isinstance(source, str) and source:
         return source
     return _plain_text(status.get("content") or "")
-
-
-def _int(*values: Any) -> int:
-    """The first value that is a positive number (instances leave keys out, or send 0 for "unset")."""
-    for value in values:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            continue
-        if number > 0:
-            return number
-    raise ValueError("no default given")
-
-
-_COMPATIBLE = re.compile(r"\(compatible; ([^)]+)\)")
-_SEMVER = re.compile(r"^(\d+)\.\d+\.\d+")
-
-
-def _identify(info: dict[str, Any]) -> Server:
-    """Tell the software from the instance info, as each reports itself: Mastodon "4.3.0" with
-    source_url github.com/mastodon/mastodon (forks: …/mastodon too); Hollo its own version with
-    source_url …/hollo; GoToSocial "0.17.3" (or "3.5.3+0.17.3") with source_url …/gotosocial;
-    Akkoma and Pleroma, v1 only, "2.7.2 (compatible; Akkoma 3.13.2)". Only servers known to
-    honour Idempotency-Key are trusted with it."""
-    version = str(info.get("version") or "")
-    source = str(info.get("source_url") or "").lower()
-    if "gotosocial" in source:
-        return Server(f"GoToSocial {version}".strip(), False)
-    if "hollo" in source:
-        return Server(f"Hollo {version}".strip(), True)
-    compatible = _COMPATIBLE.search(version)
-    if compatible:
-        software = compatible.group(1)
-        return Server(software, software.split()[0].lower() in ("akkoma", "pleroma"))
-    semver = _SEMVER.match(version)
-    if "mastodon" in source or (not source and info.get("_v1") and semver and int(semver.group(1)) >= 1):
-        # A v1-only server with a bare version is a Mastodon older than 4.0 (keys since 2.x).
-        return Server(f"Mastodon {version}".strip(), True)
-    return Server(f"the server ({version or 'no version'}{', ' + source if source else ''})", False)
 
 
 def _normalise(text: str) -> str:

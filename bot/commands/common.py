@@ -73,3 +73,45 @@ def _other_store_hint(args: argparse.Namespace) -> str:
     if not args.dry_run and Path(dry_run_store_path()).exists():
         return "; the dry-run store exists: add --dry-run to look at it"
     return ""
+
+
+def state_dir(db_path: Any) -> Any:
+    """Where state is kept between runs (Bluesky's sessions, 0600; the servers' limits):
+    $CRIEUR_STATE_DIR, else `sessions/` beside the SQLite store (`db_path`), else ./queue/sessions
+    (a PostgreSQL store). Kept so that `crieur run --once` from cron does not log in afresh each
+    time (bsky.social allows 30 createSession calls per 5 minutes)."""
+    import os
+    from pathlib import Path
+
+    explicit = os.environ.get("CRIEUR_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    return (Path(db_path).parent if db_path is not None else Path("queue")) / "sessions"
+
+
+def state_dir_for_store(url: str) -> Any:
+    """`state_dir` for a store URL (a SQLite file's directory, or ./queue for PostgreSQL)."""
+    from pathlib import Path
+
+    db_path = Path(url.split(":///", 1)[1].split("?", 1)[0]) if url.startswith("sqlite:///") else None
+    return state_dir(db_path)
+
+
+def default_state_dir() -> Any:
+    """`state_dir` for the store a command without `--db` uses ($CRIEUR_DB, else ./queue/ when
+    it exists, else the user data directory), found without opening it (no SQLAlchemy import:
+    `crieur preview` stays fast)."""
+    import os
+    from pathlib import Path
+
+    db = (os.environ.get("CRIEUR_DB") or "").strip()
+    if db:
+        if "://" not in db or db.lower().startswith("sqlite"):
+            path = db.split(":///", 1)[1].split("?", 1)[0] if "://" in db else db
+            return state_dir(Path(path).expanduser().absolute())
+        return state_dir(None)
+    if Path("queue").is_dir():
+        return state_dir(Path("queue") / "crieur.db")
+    from platformdirs import user_data_dir
+
+    return state_dir(Path(user_data_dir("crieur")) / "crieur.db")

@@ -62,8 +62,17 @@ def run(args: argparse.Namespace) -> int:
         polled = campaign_articles(campaign, store, commit=False)
         articles = list(polled)
         source_errors = list(polled.errors)
+    from bot.commands.common import state_dir_for_store
+    from bot.live_limits import LiveLimits
+    from bot.store import resolve_store_url
+
+    # Each account's server limits (a Mastodon instance's own), read now or kept from the last hour.
+    limits = LiveLimits(state_dir_for_store(resolve_store_url(store_option(args))),
+                        warn=lambda message: print(f"crieur: warning: {message}; the configured limits are used",
+                                                   file=sys.stderr))
     reports = iter_enqueue(
-        campaign, store, articles, accounts=args.account, at=at, force=args.force, dry_run=args.check, now=now
+        campaign, store, articles, accounts=args.account, at=at, force=args.force, dry_run=args.check, now=now,
+        limits=limits,
     )
     would = "would be " if args.check else ""
     verb = {"queued": f"{would}queued", "reformatted": f"{would}re-formatted in place",

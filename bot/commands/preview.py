@@ -113,7 +113,14 @@ def _targets(args: argparse.Namespace, campaign: Any) -> list[_Target]:
         if unknown:
             raise BadInput(f"--account {unknown[0]}: {args.campaign} has no such account "
                            f"(its accounts: {', '.join(campaign.accounts)})")
-        return [_account_target(args, campaign, campaign.accounts[n]) for n in dict.fromkeys(names)]
+        from bot.commands.common import default_state_dir
+        from bot.live_limits import LiveLimits
+
+        # Named accounts: their servers are asked (kept an hour, beside the store's sessions);
+        # the whole campaign: only what is kept, so a preview goes over the network only when asked.
+        limits = LiveLimits(default_state_dir())
+        return [_account_target(args, campaign, campaign.accounts[n], limits, fetch=bool(args.accounts))
+                for n in dict.fromkeys(names)]
     targets = []
     for name in args.platforms or default_preview_names():
         overrides = {"limit": args.limit} if args.limit else {}
@@ -121,11 +128,14 @@ def _targets(args: argparse.Namespace, campaign: Any) -> list[_Target]:
     return targets
 
 
-def _account_target(args: argparse.Namespace, campaign: Any, account: Any) -> _Target:
+def _account_target(args: argparse.Namespace, campaign: Any, account: Any, limits: Any, *, fetch: bool) -> _Target:
     from bot.enqueue import platform_for
 
-    platform = platform_for(account, limit=args.limit)
-    return _Target(account.profile, platform, _options(args, account.profile, campaign), account=account)
+    resolved = limits.resolve(account, limit_flag=args.limit, fetch=fetch)
+    platform = platform_for(account, **resolved.overrides)
+    notes = [resolved.note] if resolved.note else []
+    return _Target(account.profile, platform, _options(args, account.profile, campaign), account=account,
+                   media=resolved.media, notes=notes)
 
 
 def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Target]) -> None:
@@ -141,10 +151,10 @@ def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Targ
     media = [{"path": str(m.path), "alt": m.alt} for m in article.media]
     inline = [render.data_uri(m["path"]) for m in media]
     previews = []
-    for thread, target in zip(threads, targets):
+    for thread, shown in zip(threads, targets):
         previews.append({
-            "look": render.look_for(target.name, thread.platform, target.account),
-            "cards": render.thread_cards(thread, target.platform, media),
+            "look": render.look_for(shown.name, thread.platform, shown.account),
+            "cards": render.thread_cards(thread, shown.platform, media),
             "thread": thread,
             "inline_media": inline,
         })

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.commands.common import add_db_option, store_option
+from bot.commands.common import add_db_option, state_dir, store_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         watch = SqliteWatch(db_path)
     dryrun_path = Path(url.split(":///", 1)[1]).with_name("dryrun.jsonl") if (
         args.dry_run and url.startswith("sqlite")) else None
-    pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path, state_dir=session_dir(db_path))
+    pool = AdapterPool(dry_run=args.dry_run, dryrun_path=dryrun_path, state_dir=state_dir(db_path))
     notifier = None
     if any(c.notify is not None for c in campaigns):
         from bot.notify import Notifier
@@ -260,14 +260,3 @@ def _say_where_items_wait(args: argparse.Namespace, url: str, log: Any) -> None:
         hint = "run without --dry-run" if args.dry_run else "add --dry-run"
         log.warning("nothing was due in this store, but %d item(s) wait in %s: %s", waiting,
                     other.split(":///", 1)[-1], hint)
-
-
-def session_dir(db_path: Path | None) -> Path:
-    """Where platform sessions are kept between runs (Bluesky's JWTs, 0600): $CRIEUR_STATE_DIR,
-    else `sessions/` beside the SQLite store (`db_path`), else ./queue/sessions (a PostgreSQL
-    store). Kept so that `crieur run --once` from cron does not log in afresh each time
-    (bsky.social allows 30 createSession calls per 5 minutes)."""
-    explicit = os.environ.get("CRIEUR_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    return (db_path.parent if db_path is not None else Path("queue")) / "sessions"

@@ -81,6 +81,7 @@ MASTODON = PlatformPlugin(
         r"/(\d+|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{10,32})"
         r"/?(?:[?#]|$)"),
     handle=_mastodon_handle,
+    server_limits="bot.platforms.mastodon_server:server_limits",
     imitable=True,
     in_default_preview=True,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import regex
 
+from bot.errors import BadInput
 from bot.platforms.base import Platform, _positive, graphemes
 from bot.platforms.urls import extract_urls_with_scheme
 
@@ -46,22 +47,44 @@ def _countable_entities(text: str, url_length: int) -> list[tuple[int, int, int]
     return kept
 
 
+#: How a Mastodon-API server counts a status: Mastodon's StatusLengthValidator, or every
+#: character as written with URLs and mentions in full — grapheme clusters (Akkoma, Pleroma) or
+#: code points (GoToSocial).
+COUNTINGS = ("mastodon", "graphemes", "code_points")
+
+
 class Mastodon(Platform):
     """Mastodon (StatusLengthValidator): grapheme clusters; a URL with a scheme counts
     `url_length` (23 unless the instance says otherwise; a bare `example.com` counts in full);
-    `@user@domain` counts as `@user`; a content warning counts toward the same limit."""
+    `@user@domain` counts as `@user`; a content warning counts toward the same limit.
+
+    `counting="graphemes"` or `"code_points"`: a server that counts every character as written
+    (URLs in full), as Akkoma and GoToSocial do; `url_length` is then only what they tell clients.
+    """
 
     name = "mastodon"
     default_limit = 500
     supports_cw = True
-    overrides = ("limit", "url_length")
+    overrides = ("limit", "url_length", "counting")
 
-    def __init__(self, limit: int | None = None, url_length: int = 23) -> None:
+    def __init__(self, limit: int | None = None, url_length: int = 23, counting: str = "mastodon") -> None:
         super().__init__(limit)
         self.url_length: int = _positive("url_length", url_length)
+        if counting not in COUNTINGS:
+            raise BadInput(f"platform option 'counting' must be one of {', '.join(COUNTINGS)}, not {counting!r}")
+        self.counting = counting
+
+    def __repr__(self) -> str:
+        extra = f" counting={self.counting}" if self.counting != "mastodon" else ""
+        return f"<{type(self).__name__} {self.name!r} limit={self.limit}{extra}>"
+
+    def cw_length(self, cw: str) -> int:
+        return len(cw) if self.counting == "code_points" else graphemes(cw)
 
     def length(self, text: str) -> int:
-        if "@" not in text and "://" not in text:
+        if self.counting == "code_points":
+            return len(text)
+        if self.counting == "graphemes" or ("@" not in text and "://" not in text):
             return graphemes(text)
         total = 0
         last = 0

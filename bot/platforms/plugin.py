@@ -57,6 +57,9 @@ class PlatformPlugin:
       `parse_status_url` (a `StatusUrlParser`) when the URL alone does not say it;
       `remote_id_hint` shows what an id looks like when a URL cannot be read.
     - `handle`: (account name, settings) → the handle as the platform shows it (`@name`).
+    - `server_limits`: a `"module:function"` reference to `(settings, *, session, timeout) →
+      bot.live_limits.ServerLimits` for a platform whose servers state their own limits (a
+      Mastodon instance); None: the profile's and `media` hold.
     - `imitable`: a dryrun account may format as this platform (`as:`); `simulated`: posts go
       nowhere (the dryrun platform); `in_default_preview`: `crieur preview` shows it by default.
     """
@@ -73,6 +76,7 @@ class PlatformPlugin:
     status_url: re.Pattern[str] | None = None
     parse_status_url: StatusUrlParser | None = None
     remote_id_hint: str = "ID"
+    server_limits: str | None = None
     handle: Callable[[str, Mapping[str, Any]], str] = _handle_at_name
     imitable: bool = False
     simulated: bool = False

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot.adapters import AuthFailed, OutcomeUnknown, OutgoingPost, RateLimited, Rejected, Transient
-from bot.adapters.mastodon import MastodonAdapter, _identify, _source
+from bot.adapters.mastodon import MastodonAdapter, _source
+from bot.platforms.mastodon_server import identify
 from bot.errors import BadInput
 from bot.testing import tiny_png
 from tests.adapters.conftest import TIMEOUT, make_mastodon
@@ -153,7 +154,7 @@ def test_the_server_and_its_idempotency_come_from_the_instance(flavour: str, nam
     ({"version": "1.2.3", "source_url": "https://example.org/someserver"}, None, False),
 ])
 def test_servers_are_recognised_by_what_they_report(info: dict, name: str | None, honours: bool) -> None:
-    server = _identify(info)
+    server = identify(info)
     assert server.honours_idempotency_key is honours
     if name:
         assert server.name == name

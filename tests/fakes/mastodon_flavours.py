@@ -243,9 +243,11 @@ FLAVOURS: dict[str, Flavour] = {
         refusal_status=422),
     # Hollo: `version: metadata.version` (package.json) and source_url github.com/dahlia/hollo
     # (src/api/v2/instance.ts); the key kept in Redis for an hour (src/api/v1/statuses.ts).
+    # Its instance info states 10,000 characters and 256 per URL (4096 in older releases), and
+    # 0 — "TODO", meaning unset — for media attachments and image sizes.
     "hollo": Flavour(
         name="hollo", version_v1="0.6.0", version_v2="0.6.0", source_url="https://github.com/dahlia/hollo",
-        max_characters=500, characters_reserved_per_url=23, max_media_attachments=4,
+        max_characters=10_000, characters_reserved_per_url=256, max_media_attachments=0,
         honours_idempotency_key=True, replays_errors=False, new_ids=uuid_ids, render=render_markdown,
         status_path="@crieur/{id}", refusal_status=422),
     # GoToSocial: `Version: config.GetSoftwareVersion()` ("0.17.3", maybe a git id after a space;
