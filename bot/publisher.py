@@ -78,6 +78,11 @@ class PublishResult:
     message: str = ""
 
 
+def _duration(span: timedelta) -> str:
+    hours, rest = divmod(int(span.total_seconds()), 3600)
+    return f"{hours} h" if hours and not rest else f"{int(span.total_seconds() // 60)} min"
+
+
 def media_fingerprint(path: Path) -> str:
     """The sha256 of a media file, stored at enqueue and checked before publishing."""
     digest = hashlib.sha256()
@@ -368,12 +373,35 @@ class Publisher:
                     f"tell ({error.message}); look at the account, then run "
                     f"`crieur queue resolve {item.id} --posted URL` or `--not-posted`"
                 ) from error
+            expired = self._key_expired(adapter, post)
+            if expired:
+                raise _Undecidable(
+                    f"post {post.index} may or may not be on {item.platform}: the lookup failed ({error.message}) "
+                    f"and {expired}, so sending it again could post it twice; look at the account, then run "
+                    f"`crieur queue resolve {item.id} --posted URL` or `--not-posted`", unknown=True
+                ) from error
             return None, True  # the idempotency key makes a repeat safe
         if found is not None:
             log.info("post %s of item %s was already on %s: %s", post.index, item.id, item.platform,
                      found.url or found.id)
             return found, False
         return None, False
+
+    def _key_expired(self, adapter: Adapter, post: PostRow) -> str | None:
+        """Why the post's idempotency key may no longer be honoured (first sent longer ago than the
+        platform keeps keys, less a margin for clock differences), or None while it is.
+
+        :raises AdapterError: the platform cannot say how long it keeps keys (retried later)
+        """
+        window = adapter.idempotency_window()
+        if window is None or post.sent_at is None:
+            return None  # keys kept for ever, or a post from before sent times were stored
+        elapsed = self._clock() - post.sent_at
+        if elapsed < window - _CLOCK_SKEW:
+            return None
+        minutes = int(elapsed.total_seconds() // 60)
+        kept = f"keeps an idempotency key {_duration(window)}" if window else "does not honour idempotency keys"
+        return f"it was first sent {minutes} min ago and the server {kept}"
 
     def _found_after_duplicate(self, adapter: Adapter, item: Item, post: PostRow,
                                reply_to: RemoteRef | None) -> RemoteRef:

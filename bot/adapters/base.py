@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -142,6 +142,13 @@ class Adapter(ABC):
         Used after `OutcomeUnknown`. Returns None when it is certainly not there.
         :raises OutcomeUnknown: it cannot be decided (network failure, history unavailable)
         """
+
+    def idempotency_window(self) -> timedelta | None:
+        """How long after a post was first sent a repeat under its idempotency key is still
+        recognised (None: always, e.g. a record key derived from it). Only meaningful when
+        `idempotent`; the publisher repeats an undecided post only inside this window.
+        :raises AdapterError: the platform cannot be asked now"""
+        return None
 
     def platform(self) -> Platform:
         """The `bot.platforms` profile for this platform, with the live limits as overrides."""

@@ -213,6 +213,10 @@ class MastodonAdapter(Adapter):
         :raises AdapterError: the instance info cannot be read"""
         return self.server.honours_idempotency_key
 
+    def idempotency_window(self) -> timedelta | None:
+        """An hour on Mastodon and Hollo, six hours on Akkoma and Pleroma, none on GoToSocial."""
+        return self.server.key_lifetime
+
     def _instance(self) -> dict[str, Any]:
         """/api/v2/instance, or /api/v1/instance (marked `_v1`) where there is none: Akkoma, Pleroma
         (their router has no v2 route), Mastodon before 4.0."""

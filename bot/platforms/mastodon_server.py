@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from bot.live_limits import ServerLimits, ServerUnreachable
@@ -26,6 +27,9 @@ class Server(NamedTuple):
     #: URLs in full: GoToSocial counts code points (statuscreate.go, runes of status + CW),
     #: Akkoma and Pleroma grapheme clusters (String.length of status <> CW).
     counting: str = "mastodon"
+    #: how long a repeated key gets the first status back (Mastodon and Hollo keep it an hour in
+    #: Redis, Akkoma's IdempotencyPlug six hours); zero where it is not honoured
+    key_lifetime: timedelta = timedelta(hours=1)
 
 
 _COMPATIBLE = re.compile(r"\(compatible; ([^)]+)\)")
@@ -41,19 +45,21 @@ def identify(info: dict[str, Any]) -> Server:
     version = str(info.get("version") or "")
     source = str(info.get("source_url") or "").lower()
     if "gotosocial" in source:
-        return Server(f"GoToSocial {version}".strip(), False, counting="code_points")
+        return Server(f"GoToSocial {version}".strip(), False, counting="code_points", key_lifetime=timedelta(0))
     if "hollo" in source:
         return Server(f"Hollo {version}".strip(), True, markdown=True)
     compatible = _COMPATIBLE.search(version)
     if compatible:
         software = compatible.group(1)
         pleroma = software.split()[0].lower() in ("akkoma", "pleroma")
-        return Server(software, pleroma, counting="graphemes" if pleroma else "mastodon")
+        return Server(software, pleroma, counting="graphemes" if pleroma else "mastodon",
+                      key_lifetime=timedelta(hours=6) if pleroma else timedelta(0))
     semver = _SEMVER.match(version)
     if "mastodon" in source or (not source and info.get("_v1") and semver and int(semver.group(1)) >= 1):
         # A v1-only server with a bare version is a Mastodon older than 4.0 (keys since 2.x).
         return Server(f"Mastodon {version}".strip(), True)
-    return Server(f"the server ({version or 'no version'}{', ' + source if source else ''})", False)
+    return Server(f"the server ({version or 'no version'}{', ' + source if source else ''})", False,
+                  key_lifetime=timedelta(0))
 
 
 def first_positive(*values: Any) -> int | None:

@@ -209,6 +209,7 @@ def _post_row(p: Any) -> PostRow:
         url=p.url,
         posted_at=p.posted_at,
         idempotency_key=p.idempotency_key,
+        sent_at=p.sent_at,
     )
 
 

@@ -64,7 +64,7 @@ class BoardMixin(StoreBase):
         counting = select(items.c.state, func.count()).where(*window).group_by(items.c.state)
         with self._read() as conn:
             rows = conn.execute(query).all()
-            counts = {str(row[0]): int(row[1]) for row in conn.execute(counting).tuples()}
+            counts = {str(row[0]): int(row[1]) for row in conn.execute(counting)}
         return [_board_row(r) for r in rows], counts
 
     def count_states(self, states: Collection[str]) -> int:

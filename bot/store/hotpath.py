@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, exists, update
+from sqlalchemy import bindparam, exists, func, update
 
 from bot.store.base import StoreBase, as_utc
 from bot.store.model import ItemState, PostState
@@ -55,7 +55,7 @@ _MARK_NEXT = (
     update(posts)
     .where(posts.c.item_id == bindparam("b_item_id"), posts.c.idx == bindparam("b_next_index"),
            posts.c.state != PostState.POSTED)
-    .values(state=PostState.UNKNOWN)
+    .values(state=PostState.UNKNOWN, sent_at=func.coalesce(posts.c.sent_at, bindparam("b_now", type_=UTCDateTime)))
 )
 _PUBLISHED = (
     update(items)

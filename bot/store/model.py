@@ -133,6 +133,8 @@ class PostRow:
     url: str | None
     posted_at: datetime | None
     idempotency_key: str
+    #: when the post first may have gone out (it was in doubt); None if it never was
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class OverviewMixin(StoreBase):
         if campaigns is not None:
             query = query.where(items.c.campaign.in_(list(campaigns)))
         with self._read() as conn:
-            return {str(row[0]): int(row[1]) for row in conn.execute(query).tuples()}
+            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
 
     def due_count(self, now: datetime | None = None, campaigns: Collection[str] | None = None) -> int:
         """Scheduled items whose time has come (due and next attempt at or before `now`)."""

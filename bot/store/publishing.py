@@ -301,7 +301,7 @@ class PublishingMixin(StoreBase):
             marked = held and conn.execute(
                 update(posts)
                 .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state != PostState.POSTED)
-                .values(state=PostState.UNKNOWN)
+                .values(state=PostState.UNKNOWN, sent_at=func.coalesce(posts.c.sent_at, now))
             ).rowcount
             if marked:
                 return
@@ -324,7 +324,7 @@ class PublishingMixin(StoreBase):
                 conn.execute(
                     update(posts)
                     .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state == PostState.UNKNOWN)
-                    .values(state=PostState.PENDING)
+                    .values(state=PostState.PENDING, sent_at=None)
                 ).rowcount
                 == 1
             )
@@ -421,7 +421,7 @@ class PublishingMixin(StoreBase):
                 conn.execute(
                     update(posts)
                     .where(posts.c.item_id == item_id, posts.c.idx == index, posts.c.state != PostState.POSTED)
-                    .values(state=PostState.UNKNOWN)
+                    .values(state=PostState.UNKNOWN, sent_at=func.coalesce(posts.c.sent_at, now))
                 )
             values: dict[str, Any] = dict(attempts=row.attempts + (1 if count else 0), last_error=error)
             if final is not None:

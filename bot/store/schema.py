@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.store.model import SchemaTooNew, StoreError
 
 # Bump when the tables change, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -128,6 +128,9 @@ posts = Table(
     # Sent with the post where the platform supports it (Mastodon's Idempotency-Key, Bluesky's
     # record key), so a retry after a crash cannot create a second copy. Made once, never changed.
     Column("idempotency_key", String(64), nullable=False, unique=True),
+    # When the post first may have gone out (marked in doubt before sending): an idempotency key
+    # is honoured for a while only (an hour on Mastodon), measured from then.
+    Column("sent_at", UTCDateTime),
 )
 
 # The last slot handed out per account: the next enqueue starts from it rather than walking the
@@ -221,7 +224,13 @@ def _add_item_version(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE items ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_daemons, 2: _add_item_version}
+def _add_post_sent_at(conn: Connection) -> None:
+    """3 → 4: posts get `sent_at`, the time a post in doubt was first sent (None for older ones)."""
+    kind = posts.c.sent_at.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE posts ADD COLUMN sent_at {kind}"))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_daemons, 2: _add_item_version, 3: _add_post_sent_at}
 
 
 def ensure_schema(conn: Connection, now: datetime) -> int:

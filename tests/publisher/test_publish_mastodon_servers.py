@@ -84,3 +84,36 @@ def test_on_akkoma_a_rate_limit_replayed_under_the_key_does_not_block_the_thread
     assert world.run(later(paused_until), expect=item_id).outcome == "published"
     assert_chain(world, "mastodon", item_id, count=4)
     assert len(server.statuses) == 4
+
+
+@pytest.mark.parametrize("mastodon_flavour", ["mastodon", "hollo"])
+def test_a_refused_lookup_repeats_under_the_key_only_while_the_server_keeps_it(world: World) -> None:
+    """Mastodon and Hollo keep an Idempotency-Key for an hour: two hours after the first send a
+    repeat could create a second status, so the post goes to a person instead."""
+    from sqlalchemy import update
+
+    from bot.store.schema import posts
+
+    server = world.servers["mastodon"]
+    item_id = _first_post_in_doubt(world)
+    sent_at = world.item(item_id).posts[0].sent_at
+    assert sent_at is not None
+    with world.store.engine.begin() as conn:  # the first send was two hours ago
+        conn.execute(update(posts).where(posts.c.item_id == item_id).values(sent_at=sent_at - timedelta(hours=2)))
+    server.refuse_lookups = True
+    result = world.run(later(world.item(item_id).next_attempt_at), expect=item_id)
+
+    assert result.outcome == "needs_review"
+    item = world.item(item_id)
+    assert "first sent 120 min ago" in item.last_error and "keeps an idempotency key 1 h" in item.last_error
+    assert item.posts[0].state == PostState.UNKNOWN
+    assert len(server.statuses) == 1, "not sent again"
+
+
+@pytest.mark.parametrize("mastodon_flavour", ["mastodon"])
+def test_inside_the_keys_hour_a_refused_lookup_repeats_and_posts_once(world: World) -> None:
+    server = world.servers["mastodon"]
+    item_id = _first_post_in_doubt(world)
+    server.refuse_lookups = True
+    assert world.run(later(world.item(item_id).next_attempt_at), expect=item_id).outcome == "published"
+    assert len(server.statuses) == 3

@@ -37,9 +37,11 @@ def test_stopped_daemons_are_forgotten_after_a_week(store) -> None:
 def test_a_version_1_store_gets_the_daemons_table(make_store) -> None:
     store = make_store()
     with store.engine.begin() as conn:
-        # A true version-1 store: no daemons table, and no item version column (added in 3).
+        # A true version-1 store: no daemons table, no item version column (added in 3), no
+        # posts.sent_at (added in 4).
         conn.execute(text("DROP TABLE daemons"))
         conn.execute(text("ALTER TABLE items DROP COLUMN version"))
+        conn.execute(text("ALTER TABLE posts DROP COLUMN sent_at"))
         conn.execute(update(schema_version).values(version=1))
     store.close()
     again = make_store()

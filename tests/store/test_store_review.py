@@ -165,6 +165,7 @@ def test_a_version_2_store_is_upgraded_with_item_versions(store_url: str, make_s
     item = first.enqueue(new_item(), schedule=Hourly(), now=T0).item
     with first.engine.begin() as conn:
         conn.execute(text("ALTER TABLE items DROP COLUMN version"))
+        conn.execute(text("ALTER TABLE posts DROP COLUMN sent_at"))
         conn.execute(text("UPDATE crieur_schema SET version = 2"))
     first.close()
     upgraded = make_store()
@@ -229,3 +230,20 @@ def test_random_review_operations_keep_the_state_table_s_invariants(store) -> No
         except (InvalidTransition, EditConflict, StoreError):
             pass
         _check_invariants(store)
+
+
+def test_a_version_3_store_gets_the_sent_time_of_posts(store_url: str, make_store) -> None:
+    from sqlalchemy import text
+
+    first = make_store()
+    item = first.enqueue(new_item(), schedule=Hourly(), now=T0).item
+    with first.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE posts DROP COLUMN sent_at"))
+        conn.execute(text("UPDATE crieur_schema SET version = 3"))
+    first.close()
+    upgraded = make_store()
+    assert all(p.sent_at is None for p in upgraded.get_item(item.id).posts)
+    claimed = upgraded.claim_due(T0 + timedelta(hours=2), "h", timedelta(seconds=30))
+    assert claimed is not None and claimed.id == item.id
+    upgraded.mark_sending(item.id, 1, "h", now=T0 + timedelta(hours=2))
+    assert upgraded.get_item(item.id).posts[0].sent_at == T0 + timedelta(hours=2)
