@@ -234,3 +234,26 @@ def test_goto_social_counts_urls_in_full(tmp_path: Path) -> None:
         done = _crieur("run", "--once", str(campaign), "--db", str(db), cwd=tmp_path, env=env)
         assert done.returncode == 0, done.stderr
         assert len(fake.posts()) == len(thread["posts"])  # every post accepted by the server's own count
+
+
+@pytest.mark.parametrize("flavour", ["hollo", "mastodon"])
+def test_preview_warns_where_a_markdown_server_would_not_show_the_text_as_written(tmp_path: Path,
+                                                                                    flavour: str) -> None:
+    with FakeMastodon(flavour=flavour) as fake:
+        campaign = _campaign(tmp_path, fake.url)
+        article = tmp_path / "md.txt"
+        article.write_text("---\ntitle: Budget\nlang: fr\n---\nLe vote est *important* pour la ville. "
+                           "Le budget passe à 5 * 3 millions.\n", encoding="utf-8")
+        env = {"DESK_TOKEN": fake.access_token}
+        shown = _crieur("preview", str(article), "--campaign", str(campaign), "--account", "desk-m", cwd=tmp_path,
+                        env=env)
+        assert shown.returncode == 0, shown.stderr
+        as_json = _crieur("preview", str(article), "--campaign", str(campaign), "--account", "desk-m", "--json",
+                          cwd=tmp_path, env=env)
+        [thread] = json.loads(as_json.stdout)["threads"]
+    if flavour == "hollo":
+        assert "! Hollo 0.6.0 renders Markdown, so this post will not read as written: italic" in shown.stdout
+        assert '"*important*"' in shown.stdout and "5 * 3" not in shown.stdout.split("! Hollo")[1]
+        assert thread["markdown_warnings"] and thread["markdown_warnings"][0]["post"] == 1
+    else:
+        assert "renders Markdown" not in shown.stdout and thread["markdown_warnings"] == []

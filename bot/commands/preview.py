@@ -95,6 +95,16 @@ class _Target:
     account: Any = None
     media: Any = None  # the media limits when they differ from the plug-in's (a server's own)
     notes: list[str] = field(default_factory=list)  # shown under the header (where a limit came from)
+    markdown: str | None = None  # the server's name when it renders post text as Markdown (Hollo)
+
+    def markdown_warnings(self, thread: Any) -> list[dict[str, Any]]:
+        """Per post, what a Markdown-rendering server would show differently from the text."""
+        if self.markdown is None:
+            return []
+        from bot.markdown_risk import markdown_changes
+
+        found = ((post.index, markdown_changes(post.text)) for post in thread.posts)
+        return [{"post": index, "changes": changes} for index, changes in found if changes]
 
     @property
     def name(self) -> str:
@@ -134,8 +144,10 @@ def _account_target(args: argparse.Namespace, campaign: Any, account: Any, limit
     resolved = limits.resolve(account, limit_flag=args.limit, fetch=fetch)
     platform = platform_for(account, **resolved.overrides)
     notes = [resolved.note] if resolved.note else []
+    server = resolved.server
     return _Target(account.profile, platform, _options(args, account.profile, campaign), account=account,
-                   media=resolved.media, notes=notes)
+                   media=resolved.media, notes=notes,
+                   markdown=(server.software or "the server") if server is not None and server.markdown else None)
 
 
 def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Target]) -> None:
@@ -224,6 +236,7 @@ def _as_json(article: Any, threads: list[Any], targets: list[_Target]) -> dict[s
                     "dropped": [{"tag": d.tag, "reason": d.reason} for d in thread.hashtags_dropped],
                 },
                 "breaks": break_summary(thread),
+                "markdown_warnings": target.markdown_warnings(thread),
             }
             for thread, target in zip(threads, targets)
         ],
@@ -241,6 +254,7 @@ def _print_human(article: Any, threads: list[Any], targets: list[_Target]) -> No
         out.write(f"{header}{'─' * max(0, 72 - len(header))}\n")
         for note in target.notes:
             out.write(f"   {note}\n")
+        warnings = {w["post"]: w["changes"] for w in target.markdown_warnings(thread)}
         if title:
             out.write(f"   {title}\n")
         out.write(f"   {_language_line(article)}\n")
@@ -249,6 +263,9 @@ def _print_human(article: Any, threads: list[Any], targets: list[_Target]) -> No
             if getattr(post, "cw", None):
                 out.write(f"CW: {post.cw}\n")  # shown first by Mastodon, and counted in the length
             out.write(platform.display(post.text) + "\n")
+            if post.index in warnings:
+                out.write(f"! {target.markdown} renders Markdown, so this post will not read as written: "
+                          f"{'; '.join(warnings[post.index])}\n")
             if post.index == 1:
                 for media in article.media:  # uploaded with the first post
                     out.write(f"media: {media.path.name} (alt: {media.alt or 'none'})\n")

@@ -34,7 +34,8 @@ def test_json_preview_has_the_documented_shape_and_respects_limits(article: Path
     assert set(data["article"]) == {"path", "title", "lang", "lang_source", "url"}
     assert [t["platform"] for t in data["threads"]] == ["x", "mastodon", "bluesky"]
     for thread in data["threads"]:
-        assert set(thread) == {"account", "platform", "limit", "notes", "lang", "posts", "hashtags", "breaks"}
+        assert set(thread) == {"account", "platform", "limit", "notes", "lang", "posts", "hashtags", "breaks",
+                                "markdown_warnings"}
         assert set(thread["hashtags"]) == {"used", "dropped"}
         platform = get_platform(thread["platform"])
         assert [p["index"] for p in thread["posts"]] == list(range(1, len(thread["posts"]) + 1))

@@ -159,3 +159,45 @@ def test_built_in_plugins() -> None:
     assert dryrun.simulated and not x.simulated
     with pytest.raises(BadInput, match="unknown platform 'myspace'"):
         get_plugin("myspace")
+
+
+def _installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, module: str = "") -> None:
+    """A package in `tmp_path` registering `entry` in crieur.platforms, on sys.path for this test."""
+    from bot.platforms import registry
+
+    info = tmp_path / "broken_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[crieur.platforms]\n{entry}\n")
+    if module:
+        (tmp_path / "broken_plugin.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "broken_plugin", raising=False)  # each test its own module
+    registry.forget()
+    monkeypatch.setattr(registry, "_loaded", {})
+
+
+@pytest.mark.parametrize(("entry", "module", "message"), [
+    ("mystery = broken_plugin:NOTHING", "NOTHING = 42\n", "is not a bot.platforms.PlatformPlugin"),
+    ("mystery = missing_module:PLUGIN", "", "cannot be loaded: ModuleNotFoundError"),
+    ("mystery = broken_plugin:OTHER",
+     "from bot.platforms import PlatformPlugin\nOTHER = PlatformPlugin(name='other', label='O', adapter='x:y')\n",
+     "is registered as 'mystery' but calls itself 'other'"),
+])
+def test_a_broken_plugin_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str,
+                                           module: str, message: str) -> None:
+    from bot.campaign import validate_files
+    from bot.platforms import registry
+
+    _installed(tmp_path, monkeypatch, entry, module)
+    try:
+        with pytest.raises(BadInput, match=message):
+            get_plugin("mystery")
+        campaign = tmp_path / "c.yaml"
+        campaign.write_text("name: c\ntimezone: UTC\naccounts:\n  a:\n    platform: mystery\n"
+                            "schedule: {slots: ['0 9 * * *']}\n", encoding="utf-8")
+        problems = [str(p) for p in validate_files([campaign])]
+        assert len(problems) == 1 and problems[0].startswith(f"{campaign}:5: accounts.a.platform: platform 'mystery'")
+        assert message in problems[0]
+    finally:
+        registry.forget()
