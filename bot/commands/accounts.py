@@ -63,6 +63,8 @@ def run_check(args: argparse.Namespace) -> int:
                            f"(known: {', '.join(sorted(accounts))})")
         accounts = {name: accounts[name] for name in args.account}
 
+    from bot.platforms import get_plugin
+
     pool = AdapterPool(timeout=TIMEOUT, session_factory=http_session)
     failed = incomplete = 0
     try:
@@ -78,8 +80,8 @@ def run_check(args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"{label}: {_reason(exc)}", flush=True)
                 continue
-            print(f"{label}: {handle if handle.startswith('@') or account.platform == 'dryrun' else '@' + handle} ok",
-                  flush=True)
+            simulated = get_plugin(account.platform).simulated  # "dryrun" is not a handle
+            print(f"{label}: {handle if handle.startswith('@') or simulated else '@' + handle} ok", flush=True)
     finally:
         pool.close()
     total = len(accounts)

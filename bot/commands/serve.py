@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     from bot.web.app import Desk, create_app
 
     logging.getLogger("crieur.desk").setLevel(logging.INFO)
-    app = create_app(Desk(store=store, campaigns=campaigns), token=token)
+    from bot.commands.common import state_dir_for_store
+    from bot.live_limits import LiveLimits
+
+    limits = LiveLimits(state_dir_for_store(resolve_store_url(db)))
+    app = create_app(Desk(store=store, campaigns=campaigns, limits=limits), token=token)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

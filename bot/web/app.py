@@ -54,6 +54,8 @@ class Desk:
     campaigns: Mapping[str, Any]
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     env: Any = field(default_factory=render.make_environment)
+    #: the servers' own limits kept by enqueue and the daemon (bot.live_limits.LiveLimits), or None
+    limits: Any = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -255,14 +257,17 @@ def preview_page(desk: Desk, request: Request, form: dict[str, Any]) -> Response
                 context["error"] = "Paste an article or choose a file first."
             else:
                 try:
-                    context["previews"] = preview_threads(text, desk.campaigns.get(chosen) if chosen else None)
+                    context["previews"] = preview_threads(text, desk.campaigns.get(chosen) if chosen else None,
+                                                          limits=desk.limits)
                 except BadInput as error:
                     context["error"] = str(error)
     return desk.page(request, "preview.html", status=400 if context["error"] else 200, **context)
 
 
-def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>") -> list[dict[str, Any]]:
-    """The article's thread for each account of `campaign` (its format settings), or for X,
+def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>",
+                    limits: Any = None) -> list[dict[str, Any]]:
+    """The article's thread for each account of `campaign` (its format settings and limits: the
+    servers' own when `limits` keeps fresh ones, nothing is asked over the network), or for X,
     Mastodon and Bluesky with their defaults; nothing is queued."""
     from bot.article import parse_article
     from bot.enqueue import platform_for
@@ -276,7 +281,9 @@ def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>")
     targets: list[tuple[str, Any, Any]] = []
     if campaign is not None:
         for account in campaign.accounts.values():
-            targets.append((account.name, platform_for(account), campaign.format_options(account.profile)))
+            overrides = limits.resolve(account, fetch=False).overrides if limits is not None else {}
+            targets.append((account.name, platform_for(account, **overrides),
+                            campaign.format_options(account.profile)))
     else:
         for profile in default_preview_names():
             targets.append((f"preview-{profile}", get_platform(profile), default_options(profile)))
