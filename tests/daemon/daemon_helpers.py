@@ -53,10 +53,6 @@ class Platforms:
             else:
                 lines += ["    platform: mastodon", f"    instance: {server.url}",
                           f"    access_token: ${{{var}_TOKEN}}"]
-                if server.max_characters > 500:
-                    # A 10,000-character server (Hollo) would take each test article in one post:
-                    # the campaign's explicit limit (it wins over the server's) keeps them threads.
-                    lines.append("    limit: 500")
                 self.env[f"{var}_TOKEN"] = server.access_token
         lines += ["schedule:", '  slots: ["0 9 * * *"]', f"  spacing: {spacing}",
                   f"grace: {grace}", f"retry: {retry}"]
