@@ -3,6 +3,7 @@ when needed, cached per account with a time to live, and applied where threads a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,7 +71,7 @@ class ServerLimits:
                    media=MediaLimits(**media) if isinstance(media, dict) else None,
                    source=str(data.get("source") or ""), software=str(data.get("software") or ""),
                    markdown=bool(data.get("markdown")), counting=str(data.get("counting") or "mastodon"),
-                   fetched_at=datetime.fromisoformat(data["fetched_at"]))
+                   fetched_at=_aware(datetime.fromisoformat(data["fetched_at"])))
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,19 @@ class LiveLimits:
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._warn = warn
         self._memory: dict[str, ServerLimits] = {}
+        self._failed: dict[str, datetime] = {}  # when a server was last found unreachable
         self._lock = threading.Lock()
         self.warnings: dict[str, str] = {}
 
-    def for_account(self, account: Any, *, max_age: timedelta = TTL, shared: bool = True) -> ServerLimits | None:
+    def for_account(self, account: Any, *, max_age: timedelta = TTL, shared: bool = True,
+                    timeout: float | None = None) -> ServerLimits | None:
         """The account's server limits no older than `max_age`; from the shared file too when
-        `shared` (enqueue, preview), else only what this process read itself (before publishing)."""
+        `shared` (enqueue, preview), else only what this process read itself (before publishing).
+
+        Never raises for the server's sake: whatever goes wrong reading it (network, an answer
+        that is not instance info, a plug-in's reader failing) is a warning and None; a server
+        found unreachable is not asked again for `RECHECK` (one warning, not one per article).
+        """
         from bot.platforms import get_plugin
 
         plugin = get_plugin(account.platform)
@@ -147,17 +155,28 @@ class LiveLimits:
         now = self._clock()
         with self._lock:
             known = self._memory.get(key)
-        if known is None and shared:
-            known = self._read_file().get(key)
+            failed_at = self._failed.get(key)
+        if shared and (known is None or now - known.fetched_at > max_age):
+            kept = self._read_file().get(key)  # another process may have read it since
+            if kept is not None and (known is None or kept.fetched_at > known.fetched_at):
+                known = kept
         if known is not None and now - known.fetched_at <= max_age:
             return known
-        fetch = load_reference(plugin.server_limits, f"platform {plugin.name!r}: server_limits")
-        session = self.session_factory(account) if self.session_factory else None
+        if failed_at is not None and now - failed_at < RECHECK:
+            return None
         try:
-            fetched: ServerLimits = fetch(dict(account.settings), session=session, timeout=self.timeout)
-        except ServerUnreachable as exc:
-            message = f"account {account.name}: {exc}"
-            self.warnings[account.name] = str(exc)
+            fetch = load_reference(plugin.server_limits, f"platform {plugin.name!r}: server_limits")
+            session = self.session_factory(account) if self.session_factory else None
+            fetched: ServerLimits = fetch(dict(account.settings), session=session,
+                                          timeout=self.timeout if timeout is None else timeout)
+            if not isinstance(fetched, ServerLimits):
+                raise ServerUnreachable(f"{plugin.server_limits} did not return ServerLimits")
+        except Exception as exc:  # noqa: BLE001 - reading a server's limits must never stop a command
+            reason = str(exc) if isinstance(exc, ServerUnreachable) else f"cannot read its limits: {type(exc).__name__}: {exc}"
+            message = f"account {account.name}: {reason}"
+            with self._lock:
+                self._failed[key] = now
+                self.warnings[account.name] = reason
             log.warning("%s; the configured limits are used", message)
             if self._warn is not None:
                 self._warn(message)
@@ -165,8 +184,9 @@ class LiveLimits:
         fetched = replace(fetched, fetched_at=now)
         with self._lock:
             self._memory[key] = fetched
-        self.warnings.pop(account.name, None)
-        self._write_file(key, fetched)
+            self._failed.pop(key, None)
+            self.warnings.pop(account.name, None)
+            self._write_file(key, fetched)
         return fetched
 
     def resolve(self, account: Any, *, limit_flag: int | None = None, fetch: bool = True) -> Resolved:
@@ -179,7 +199,8 @@ class LiveLimits:
                 return resolve(account, None, limit_flag=limit_flag)
             kept = self._read_file().get(_key(account))
             fresh = kept if kept is not None and self._clock() - kept.fetched_at <= TTL else None
-            return resolve(account, fresh, limit_flag=limit_flag)
+            unknown = None if fresh is not None else "not read in the last hour; preview --account asks the server"
+            return resolve(account, fresh, warning=unknown, limit_flag=limit_flag)
         server = self.for_account(account)
         return resolve(account, server, warning=self.warnings.get(account.name), limit_flag=limit_flag)
 
@@ -188,13 +209,22 @@ class LiveLimits:
             return {}
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return {k: ServerLimits._from_json(v) for k, v in raw.items()}
-        except (OSError, ValueError, TypeError, KeyError):
-            return {}  # no file yet, or one another version wrote: read the servers again
+        except (OSError, ValueError):
+            return {}  # no file yet, or a damaged one: read the servers again
+        kept: dict[str, ServerLimits] = {}
+        for key, entry in raw.items() if isinstance(raw, dict) else ():
+            try:
+                kept[key] = ServerLimits._from_json(entry)
+            except (AttributeError, ValueError, TypeError, KeyError):
+                continue  # an entry another version wrote, or a damaged one: that server is read again
+        return kept
 
     def _write_file(self, key: str, limits: ServerLimits) -> None:
+        """Add one entry to the shared file (called under `_lock`; between processes the last
+        writer wins, which costs at most one more read of a server)."""
         if self.path is None:
             return
+        tmp: str | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             kept = {k: v._to_json() for k, v in self._read_file().items()}
@@ -203,8 +233,17 @@ class LiveLimits:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(kept, out, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
+            tmp = None
         except OSError as exc:  # a read-only state directory: the limits are still used, not kept
             log.debug("cannot keep server limits in %s: %s", self.path, exc)
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _key(account: Any) -> str:

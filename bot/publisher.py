@@ -561,7 +561,8 @@ class Publisher:
         from bot.live_limits import RECHECK, check_fits
         from bot.platforms import get_platform
 
-        server = self.adapters.limits.for_account(account, max_age=RECHECK, shared=False)
+        # A short timeout: this runs under the thread's lease, before its first post.
+        server = self.adapters.limits.for_account(account, max_age=RECHECK, shared=False, timeout=5.0)
         if server is None or not server.limit:
             return None
         options = item.options or {}
@@ -572,10 +573,12 @@ class Publisher:
             overrides["url_length"] = options["url_length"]
         if server.counting != "mastodon":
             overrides["counting"] = server.counting
+        profile = options.get("profile") or account.profile
         try:
-            platform = get_platform(options.get("profile") or account.profile, **overrides)
+            accepted = get_plugin(profile).profile_class().overrides
+            platform = get_platform(profile, **{k: v for k, v in overrides.items() if k in accepted})
         except BadInput:
-            return None  # the profile takes no such override: nothing to re-check
+            return None  # a platform no longer installed: publishing will say so
         posts = [(p.index, p.text, options.get("cw")) for p in item.posts if p.state != PostState.POSTED]
         problem = check_fits(posts, platform)
         if problem is None:

@@ -257,3 +257,32 @@ def test_preview_warns_where_a_markdown_server_would_not_show_the_text_as_writte
         assert thread["markdown_warnings"] and thread["markdown_warnings"][0]["post"] == 1
     else:
         assert "renders Markdown" not in shown.stdout and thread["markdown_warnings"] == []
+
+
+def test_a_damaged_cache_file_is_read_again_from_the_server(tmp_path: Path) -> None:
+    with FakeMastodon(flavour="hollo") as fake:
+        for damaged in ("[]", "{\"x\": 3}", "not json", json.dumps({"k": {"fetched_at": "2026-12-04T09:00:00"}})):
+            (tmp_path / CACHE_FILE).write_text(damaged)
+            assert LiveLimits(tmp_path).for_account(_account(fake.url)).limit == 10_000
+
+
+def test_an_unreachable_server_is_asked_once_per_recheck_and_warned_once(tmp_path: Path) -> None:
+    fake = FakeMastodon().start()
+    url = fake.url
+    fake.stop()
+    warned: list[str] = []
+    limits = LiveLimits(tmp_path, warn=warned.append, timeout=5)
+    assert [limits.for_account(_account(url)) for _ in range(3)] == [None, None, None]
+    assert len(warned) == 1
+
+
+def test_a_plugins_failing_reader_is_a_warning_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from bot.platforms import builtin
+
+    broken = dataclasses.replace(builtin.MASTODON, server_limits="bot.platforms.mastodon_server:no_such_function")
+    monkeypatch.setitem(builtin.BUILTIN, "mastodon", broken)
+    warned: list[str] = []
+    assert LiveLimits(tmp_path, warn=warned.append).for_account(_account("http://127.0.0.1:9")) is None
+    assert warned and "cannot read its limits" in warned[0]

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.store import resolve_store_url
 
     # Each account's server limits (a Mastodon instance's own), read now or kept from the last hour.
-    limits = LiveLimits(state_dir_for_store(resolve_store_url(store_option(args))),
+    # (A --check keeps nothing on disk, the limits it reads included.)
+    limits = LiveLimits(None if args.check else state_dir_for_store(resolve_store_url(store_option(args))),
                         warn=lambda message: print(f"crieur: warning: {message}; the configured limits are used",
                                                    file=sys.stderr))
     reports = iter_enqueue(

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         campaign = load_campaign(args.campaign)
     elif args.accounts:
         raise BadInput("--account: name the campaign it belongs to with --campaign FILE")
+    if args.accounts and args.platforms:
+        raise BadInput("--account and --platform: give one or the other (an account has its platform)")
     article = load_article(args.article, lang=args.lang, default_lang=campaign.lang if campaign else None)
     targets = _targets(args, campaign)
     threads = []

@@ -27,6 +27,7 @@ ADAPTER_GROUP = "crieur.adapters"
 _lock = threading.Lock()
 _entry_points: dict[str, EntryPoint] | None = None
 _loaded: dict[str, PlatformPlugin] = {}
+_broken: dict[str, BadInput] = {}  # plug-ins that failed to load: said again, not imported again
 
 
 def builtin_names() -> tuple[str, ...]:
@@ -71,11 +72,18 @@ def get_plugin(name: str) -> PlatformPlugin:
     with _lock:
         if name in _loaded:
             return _loaded[name]
+        if name in _broken:
+            raise _broken[name]
     found = _scan()
     entry_point = found.get(name) if isinstance(name, str) else None
     if entry_point is None:
         raise BadInput(f"unknown platform {name!r}; known platforms: {', '.join(plugin_names())}")
-    plugin = _from_entry_point(entry_point)
+    try:
+        plugin = _from_entry_point(entry_point)
+    except BadInput as error:
+        with _lock:
+            _broken[name] = error
+        raise
     with _lock:
         _loaded[name] = plugin
     return plugin
@@ -87,6 +95,7 @@ def forget() -> None:
     with _lock:
         _entry_points = None
         _loaded.clear()
+        _broken.clear()
 
 
 def _scan() -> dict[str, EntryPoint]:
@@ -117,12 +126,22 @@ def _from_entry_point(entry_point: EntryPoint) -> PlatformPlugin:
                               adapter=f"{entry_point.module}:{entry_point.attr}")
     try:
         plugin = entry_point.load()
-    except Exception as exc:
+        if _is_adapter_class(plugin):
+            # An adapter registered where a plug-in was expected: the defaults, as the older group.
+            return PlatformPlugin(name=entry_point.name, label=entry_point.name,
+                                  adapter=f"{entry_point.module}:{entry_point.attr}")
+        if callable(plugin) and not isinstance(plugin, PlatformPlugin):
+            plugin = plugin()  # a factory is fine too
+    except Exception as exc:  # whatever a third-party module does on import, one line for the user
         raise BadInput(f"{where} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-    if callable(plugin) and not isinstance(plugin, PlatformPlugin):
-        plugin = plugin()  # a factory is fine too
     if not isinstance(plugin, PlatformPlugin):
         raise BadInput(f"{where} is not a bot.platforms.PlatformPlugin")
     if plugin.name != entry_point.name:
         raise BadInput(f"{where} is registered as {entry_point.name!r} but calls itself {plugin.name!r}")
     return plugin
+
+
+def _is_adapter_class(value: object) -> bool:
+    from bot.adapters.base import Adapter
+
+    return isinstance(value, type) and issubclass(value, Adapter)

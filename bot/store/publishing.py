@@ -473,6 +473,8 @@ class PublishingMixin(StoreBase):
                     remote_id=str(remote_id) if posted else None,
                     url=url if posted else None,
                     posted_at=now if posted else None,
+                    # Not posted: the next send is a first send (its key's lifetime starts then).
+                    sent_at=post.sent_at if posted else None,
                 )
             )
             self._history(

@@ -158,7 +158,7 @@ class ReviewMixin(ItemsMixin, PublishingMixin):
                     conn.execute(
                         update(posts)
                         .where(posts.c.item_id == item_id, posts.c.idx == idx)
-                        .values(text=texts[idx - 1], idempotency_key=uuid.uuid4().hex)
+                        .values(text=texts[idx - 1], idempotency_key=uuid.uuid4().hex, sent_at=None)
                     )
             else:
                 changed = list(range(1, len(texts) + 1))

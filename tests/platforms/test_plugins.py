@@ -183,6 +183,8 @@ def _installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, modu
     ("mystery = broken_plugin:OTHER",
      "from bot.platforms import PlatformPlugin\nOTHER = PlatformPlugin(name='other', label='O', adapter='x:y')\n",
      "is registered as 'mystery' but calls itself 'other'"),
+    ("mystery = broken_plugin:make", "def make():\n    raise RuntimeError('boom')\n",
+     "cannot be loaded: RuntimeError: boom"),
 ])
 def test_a_broken_plugin_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str,
                                            module: str, message: str) -> None:
@@ -199,5 +201,17 @@ def test_a_broken_plugin_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.M
         problems = [str(p) for p in validate_files([campaign])]
         assert len(problems) == 1 and problems[0].startswith(f"{campaign}:5: accounts.a.platform: platform 'mystery'")
         assert message in problems[0]
+    finally:
+        registry.forget()
+
+
+def test_an_adapter_registered_as_a_platform_gets_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.platforms import registry
+
+    _installed(tmp_path, monkeypatch, "mystery = bot.adapters.dryrun:DryRunAdapter")
+    try:
+        plugin = get_plugin("mystery")
+        assert (plugin.adapter, plugin.account, plugin.profile) == ("bot.adapters.dryrun:DryRunAdapter", None, None)
+        assert plugin.profile_class()().name == "mystery"
     finally:
         registry.forget()

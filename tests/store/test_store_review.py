@@ -247,3 +247,13 @@ def test_a_version_3_store_gets_the_sent_time_of_posts(store_url: str, make_stor
     assert claimed is not None and claimed.id == item.id
     upgraded.mark_sending(item.id, 1, "h", now=T0 + timedelta(hours=2))
     assert upgraded.get_item(item.id).posts[0].sent_at == T0 + timedelta(hours=2)
+
+
+def test_a_post_sent_again_from_scratch_starts_a_new_sent_time(store) -> None:
+    item = store.enqueue(new_item(), schedule=Hourly(), now=T0).item
+    claimed = store.claim_due(T0 + timedelta(hours=2), "h", LEASE)
+    assert claimed is not None
+    store.mark_sending(item.id, 1, "h", now=T0 + timedelta(hours=2))
+    store.release(item.id, "h")
+    store.resolve_post(item.id, 1, posted=False, now=T0 + timedelta(hours=3))  # queue resolve --not-posted
+    assert store.get_item(item.id).posts[0].sent_at is None
