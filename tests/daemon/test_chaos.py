@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -82,7 +83,13 @@ def _chaos(tmp_path: Path, platforms, daemons, url: str, *, nodes: int, lease: s
         daemon.wait_for_output("found ")
         daemon.signal(signal.SIGTERM)
     for daemon in running:
-        assert daemon.wait(timeout=15) == 0, daemon.output()
+        # Generous: on a machine busy with other work a stop can take a while; what matters is
+        # that it stops, with exit code 0 (the log is shown if it does not).
+        try:
+            code = daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"seed {SEED}: no exit 60 s after SIGTERM:\n{daemon.output()}") from None
+        assert code == 0, daemon.output()
 
     items = check_threads(url, fakes.servers)  # on the servers: each post once, each chain intact
     assert len(items) == THREADS and all(len(i.posts) == POSTS for i in items)
