@@ -125,6 +125,9 @@ class MastodonAdapter(Adapter):
             "visibility": post.visibility or self._visibility,
             "language": post.lang,
             "spoiler_text": post.spoiler_text or None,
+            # Plain text, whatever the account's own default format is (Markdown on some
+            # GoToSocial and Akkoma accounts): the post reads as the preview showed it.
+            "content_type": "text/plain" if self._takes_content_type() else None,
         }.items() if value is not None}
         key = post.idempotency_key
         for hop in range(1, _KEY_HOPS + 1):
@@ -144,6 +147,12 @@ class MastodonAdapter(Adapter):
         ref = RemoteRef(str(status["id"]), status.get("url") or status.get("uri"))
         self._check_attachments(post, status, ref)
         return ref
+
+    def _takes_content_type(self) -> bool:
+        try:
+            return self.server.takes_content_type
+        except AdapterError:  # the instance info unreadable now: post without it, as Mastodon.py does
+            return False
 
     def _check_attachments(self, post: OutgoingPost, status: Any, ref: RemoteRef) -> None:
         """A status created without the media it was sent with is an error, never "posted":

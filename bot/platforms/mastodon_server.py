@@ -30,6 +30,9 @@ class Server(NamedTuple):
     #: how long a repeated key gets the first status back (Mastodon and Hollo keep it an hour in
     #: Redis, Akkoma's IdempotencyPlug six hours); zero where it is not honoured
     key_lifetime: timedelta = timedelta(hours=1)
+    #: the server takes `content_type` on a status and would otherwise use the account's own
+    #: default format, which may be Markdown (GoToSocial, Akkoma, Pleroma)
+    takes_content_type: bool = False
 
 
 _COMPATIBLE = re.compile(r"\(compatible; ([^)]+)\)")
@@ -45,7 +48,8 @@ def identify(info: dict[str, Any]) -> Server:
     version = str(info.get("version") or "")
     source = str(info.get("source_url") or "").lower()
     if "gotosocial" in source:
-        return Server(f"GoToSocial {version}".strip(), False, counting="code_points", key_lifetime=timedelta(0))
+        return Server(f"GoToSocial {version}".strip(), False, counting="code_points", key_lifetime=timedelta(0),
+                      takes_content_type=True)
     if "hollo" in source:
         return Server(f"Hollo {version}".strip(), True, markdown=True)
     compatible = _COMPATIBLE.search(version)
@@ -53,7 +57,7 @@ def identify(info: dict[str, Any]) -> Server:
         software = compatible.group(1)
         pleroma = software.split()[0].lower() in ("akkoma", "pleroma")
         return Server(software, pleroma, counting="graphemes" if pleroma else "mastodon",
-                      key_lifetime=timedelta(hours=6) if pleroma else timedelta(0))
+                      key_lifetime=timedelta(hours=6) if pleroma else timedelta(0), takes_content_type=pleroma)
     semver = _SEMVER.match(version)
     if "mastodon" in source or (not source and info.get("_v1") and semver and int(semver.group(1)) >= 1):
         # A v1-only server with a bare version is a Mastodon older than 4.0 (keys since 2.x).

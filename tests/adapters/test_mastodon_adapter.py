@@ -243,3 +243,15 @@ def test_source_prefers_what_the_server_says_was_written() -> None:
         == "@a@x.example hi"
     assert _source({"text": "*md*", "content": "<p><em>md</em></p>"}) == "*md*"
     assert _source({"text": False, "content": "a<br>b"}) == "a\nb"
+
+
+@pytest.mark.parametrize("flavour", ["gotosocial", "akkoma", "mastodon", "hollo"])
+def test_a_post_reads_as_written_where_the_account_could_default_to_markdown(flavour: str) -> None:
+    """GoToSocial and Akkoma render a status without `content_type` in the account's own default
+    format, Markdown on some accounts: the adapter asks for plain text there (and only there:
+    Mastodon ignores the field, Hollo always renders Markdown — the preview warns about it)."""
+    with FakeMastodon(flavour=flavour) as server:
+        server.account_format = "text/markdown"
+        make_mastodon(server).adapter.publish(OutgoingPost("Le vote est *important* pour la ville.", "k-md"))
+        content = server.statuses[-1]["content"]
+    assert ("<em>" in content) is (flavour == "hollo")

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from bot.testing import ServerPost
 from tests.fakes.base import FakeServer, Request, Response
 from tests.fakes.mastodon_flavours import FLAVOURS as _RULES
-from tests.fakes.mastodon_flavours import render, render_markdown
+from tests.fakes.mastodon_flavours import POST_FORMATS, render, render_markdown, with_markdown
 
 __all__ = ["FLAVOURS", "FakeMastodon", "render", "render_markdown"]
 
@@ -65,6 +65,9 @@ class FakeMastodon(FakeServer):
         # account-status lookups refused (as an older or stricter server answers a query).
         self.ignore_media = False
         self.refuse_lookups = False
+        # The account's own default post format where the server has one (GoToSocial, Akkoma):
+        # "text/markdown" renders a status without `content_type` as Markdown.
+        self.account_format = "text/plain"
         self.statuses: list[dict[str, Any]] = []
         # Idempotency-Key -> the answer given the first time (a status, or for Akkoma an error too)
         self.by_key: dict[str, Response] = {}
@@ -284,6 +287,11 @@ class FakeMastodon(FakeServer):
         spoiler = str((form.get("spoiler_text") or [""])[0])
         reply_to = (form.get("in_reply_to_id") or [None])[0]
         media_ids = [] if self.ignore_media else form.get("media_ids[]") or []
+        formats = POST_FORMATS.get(self.flavour)
+        asked = (form.get("content_type") or [None])[0]
+        if formats is not None and asked is not None and asked not in formats:
+            return self._remember(key, Response(*rules.refusal(f"content type {asked} is not allowed")))
+        markdown = formats is not None and (asked or self.account_format) == "text/markdown"
         length = rules.length(text, spoiler)
         if length > self.max_characters:
             return self._remember(key, Response(*rules.refusal(rules.too_long(self.max_characters, length))))
@@ -317,7 +325,7 @@ class FakeMastodon(FakeServer):
                     "uri": f"https://fake.example/users/crieur/statuses/{status_id}",
                     "url": f"https://fake.example/{path}",
                     "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
-                    "content": rules.render(rules.stored_text(text)),
+                    "content": (with_markdown if markdown else str)(rules.render(rules.stored_text(text))),
                     "reblog": None, "account": self.account,
                     "media_attachments": [self._media_json(m) for m in media_ids],
                     "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,

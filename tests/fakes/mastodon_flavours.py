@@ -103,6 +103,21 @@ def render_markdown(text: str) -> str:
     return _MARKDOWN_EMPHASIS.sub(r"<em>\1</em>", render(text))
 
 
+#: The post formats a status may ask for (`content_type`), where the server has a choice: GoToSocial
+#: text/plain or text/markdown (apimodel.StatusContentType, validate.StatusContentType); Akkoma
+#: also text/html and text/bbcode (Pleroma's allowed_post_formats). Without one, the account's
+#: own default applies (GoToSocial's status_content_type setting, Akkoma's default format).
+POST_FORMATS: dict[str, tuple[str, ...]] = {
+    "gotosocial": ("text/plain", "text/markdown"),
+    "akkoma": ("text/plain", "text/markdown", "text/html", "text/bbcode"),
+}
+
+
+def with_markdown(rendered: str) -> str:
+    """A text/markdown post, as far as these tests need it: `*x*` becomes emphasis."""
+    return _MARKDOWN_EMPHASIS.sub(r"<em>\1</em>", rendered)
+
+
 def render_gotosocial(text: str) -> str:
     """GoToSocial's text/plain (internal/text/plain.go): one paragraph, <br /> for newlines, links
     shown in full with rel="nofollow noreferrer noopener"."""
