@@ -168,7 +168,7 @@ def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Targ
     for thread, shown in zip(threads, targets):
         previews.append({
             "look": render.look_for(shown.name, thread.platform, shown.account),
-            "cards": render.thread_cards(thread, shown.platform, media),
+            "cards": render.thread_cards(thread, shown.platform, media, markdown=shown.markdown),
             "thread": thread,
             "inline_media": inline,
         })

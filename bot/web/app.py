@@ -64,6 +64,15 @@ class Desk:
     def account(self, name: str) -> Any:
         return accounts_of(self.campaigns).get(name)
 
+    def markdown_server(self, account_name: str) -> str | None:
+        """The name of the account's server when it renders post text as Markdown (from the
+        limits enqueue and the daemon keep; the desk never asks the network)."""
+        account = self.account(account_name)
+        if account is None or self.limits is None:
+            return None
+        server = self.limits.resolve(account, fetch=False).server
+        return (server.software or "its server") if server is not None and server.markdown else None
+
     def item_zone(self, item: Any) -> ZoneInfo:
         campaign = self.campaigns.get(item.campaign)
         if campaign is not None:
@@ -207,7 +216,7 @@ def thread_page(desk: Desk, request: Request, form: dict[str, Any], *, status: i
     except NoSuchItem:
         return _plain(404, f"There is no thread {item_id} in the queue.")
     zone = desk.item_zone(item)
-    cards = render.item_cards(item)
+    cards = render.item_cards(item, desk.markdown_server(item.account))
     if drafts:
         render.count_drafts(item, cards, drafts)
     profile = (item.options or {}).get("profile") or item.platform
@@ -278,21 +287,23 @@ def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>",
     article = parse_article(text, path=name, default_lang=campaign.lang if campaign else None)
     media = [{"path": str(m.path), "alt": m.alt} for m in article.media]
     out = []
-    targets: list[tuple[str, Any, Any]] = []
+    targets: list[tuple[str, Any, Any, str | None]] = []
     if campaign is not None:
         for account in campaign.accounts.values():
-            overrides = limits.resolve(account, fetch=False).overrides if limits is not None else {}
-            targets.append((account.name, platform_for(account, **overrides),
-                            campaign.format_options(account.profile)))
+            resolved = limits.resolve(account, fetch=False) if limits is not None else None
+            server = resolved.server if resolved is not None else None
+            markdown = (server.software or "its server") if server is not None and server.markdown else None
+            targets.append((account.name, platform_for(account, **(resolved.overrides if resolved else {})),
+                            campaign.format_options(account.profile), markdown))
     else:
         for profile in default_preview_names():
-            targets.append((f"preview-{profile}", get_platform(profile), default_options(profile)))
-    for account_name, platform, options in targets:
+            targets.append((f"preview-{profile}", get_platform(profile), default_options(profile), None))
+    for account_name, platform, options, markdown in targets:
         thread = format_thread(article, platform, options)
         account = campaign.accounts.get(account_name) if campaign else None
         out.append({
             "look": render.look_for(account_name, platform.name, account),
-            "cards": render.thread_cards(thread, platform, media),
+            "cards": render.thread_cards(thread, platform, media, markdown=markdown),
             "thread": thread,
         })
     return out

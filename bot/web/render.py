@@ -80,6 +80,8 @@ class Card:
     media: list[dict[str, Any]] = field(default_factory=list)
 
     links: list[str] = field(default_factory=list)
+    #: what will not read as written (a Markdown-rendering server's changes), one line each
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def html(self) -> Markup:
@@ -120,8 +122,19 @@ def shown_links(platform: Any, text: str) -> list[str]:
     return [platform.display(url) for url in found if platform.display(url) != url]
 
 
-def item_cards(item: Any) -> list[Card]:
-    """The item's stored posts as cards, counted by the platform the thread was formatted for."""
+def markdown_warnings(text: str, markdown: str | None) -> list[str]:
+    """`markdown`: the name of a server that renders post text as Markdown (Hollo), or None."""
+    if not markdown:
+        return []
+    from bot.markdown_risk import markdown_changes
+
+    changes = markdown_changes(text)
+    return [f"{markdown} renders Markdown, so this post will not read as written: {'; '.join(changes)}"] if changes else []
+
+
+def item_cards(item: Any, markdown: str | None = None) -> list[Card]:
+    """The item's stored posts as cards, counted by the platform the thread was formatted for;
+    with `markdown` (a server's name), the posts it would not show as written say so."""
     from bot.editing import content_warning, count_post, counter_for  # (the platforms load on first use)
 
     platform = counter_for(item)
@@ -134,6 +147,7 @@ def item_cards(item: Any) -> list[Card]:
             count=count_post(platform, post.text, cw), state=str(post.state), url=post.url,
             remote_id=post.remote_id, posted_at=post.posted_at, cw=cw,
             media=list(item.media) if post.index == 1 else [], links=shown_links(platform, post.text),
+            warnings=markdown_warnings(post.text, markdown) if post.state != "posted" else [],
         ))
     return cards
 
@@ -153,15 +167,17 @@ def count_drafts(item: Any, cards: list[Card], drafts: Sequence[str]) -> None:
         card.count = worst
 
 
-def thread_cards(thread: Any, platform: Any, media: list[dict[str, Any]] | None = None) -> list[Card]:
-    """A formatter Thread (preview) as cards."""
+def thread_cards(thread: Any, platform: Any, media: list[dict[str, Any]] | None = None,
+                 markdown: str | None = None) -> list[Card]:
+    """A formatter Thread (preview) as cards (`markdown`: as for `item_cards`)."""
     from bot.editing import count_post
 
     total = len(thread.posts)
     return [
         Card(index=p.index, total=total, text=p.text, display=platform.display(p.text),
              count=count_post(platform, p.text, p.cw), cw=p.cw,
-             media=list(media or []) if p.index == 1 else [], links=shown_links(platform, p.text))
+             media=list(media or []) if p.index == 1 else [], links=shown_links(platform, p.text),
+             warnings=markdown_warnings(p.text, markdown))
         for p in thread.posts
     ]
 

@@ -274,3 +274,36 @@ def test_without_a_token_only_loopback_host_names_are_served(desk: Desk) -> None
     client = _client(desk)
     assert client.get("/week", headers={"host": "evil.example:8765"}).status_code == 400
     assert client.get("/week", headers={"host": "localhost:8765"}).status_code == 200
+
+
+def test_a_thread_for_a_markdown_server_says_which_posts_will_not_read_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.commands.common import state_dir_for_store
+    from bot.live_limits import LiveLimits
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # tests.fakes
+    from tests.fakes.fake_mastodon import FakeMastodon
+
+    with FakeMastodon(flavour="hollo") as fake:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("DESK_TOKEN", fake.access_token)
+        monkeypatch.delenv("CRIEUR_STATE_DIR", raising=False)
+        campaign = tmp_path / "c.yaml"
+        campaign.write_text(f"name: md\ntimezone: UTC\naccounts:\n  desk-m:\n    platform: mastodon\n"
+                            f"    instance: {fake.url}\n    access_token: ${{DESK_TOKEN}}\n"
+                            "schedule: {slots: ['0 9 * * *']}\n", encoding="utf-8")
+        (tmp_path / "a.txt").write_text("---\ntitle: Vote\nlang: fr\n---\nLe vote est *important* pour la ville.\n",
+                                        encoding="utf-8")
+        db = str(tmp_path / "q.db")
+        assert main(["enqueue", str(campaign), "a.txt", "--db", db]) == 0  # keeps Hollo's limits beside the store
+        capsys.readouterr()
+        store = open_store(db)
+        try:
+            desk = Desk(store=store, campaigns=load_campaigns_quietly([campaign]),
+                        limits=LiveLimits(state_dir_for_store("sqlite:///" + db)))
+            page = _client(desk).get("/thread/1").text
+            plain = _client(Desk(store=store, campaigns=load_campaigns_quietly([campaign]))).get("/thread/1").text
+        finally:
+            store.close()
+    assert 'data-testid="warning-1"' in page and "Hollo 0.6.0 renders Markdown" in page and "*important*" in page
+    assert "renders Markdown" not in plain
