@@ -48,6 +48,11 @@ class ServerLimits:
     counting: str = "mastodon"  # how the server counts (bot.platforms.mastodon.Mastodon's `counting`)
     fetched_at: datetime = datetime.min.replace(tzinfo=timezone.utc)
 
+    @property
+    def markdown_renderer(self) -> str | None:
+        """The server's name when it renders post text as Markdown (Hollo), else None."""
+        return (self.software or "the server") if self.markdown else None
+
     def describe(self) -> str:
         """`limit 10000, 256 per URL, 4 images from https://h.example/api/v2/instance (Hollo 0.6)`."""
         parts = [f"limit {self.limit}" if self.limit else "no limit stated"]
@@ -138,9 +143,10 @@ class LiveLimits:
         self.warnings: dict[str, str] = {}
 
     def for_account(self, account: Any, *, max_age: timedelta = TTL, shared: bool = True,
-                    timeout: float | None = None) -> ServerLimits | None:
+                    timeout: float | None = None, fetch: bool = True) -> ServerLimits | None:
         """The account's server limits no older than `max_age`; from the shared file too when
         `shared` (enqueue, preview), else only what this process read itself (before publishing).
+        With `fetch=False`, only what is kept: nothing goes over the network.
 
         Never raises for the server's sake: whatever goes wrong reading it (network, an answer
         that is not instance info, a plug-in's reader failing) is a warning and None; a server
@@ -162,12 +168,12 @@ class LiveLimits:
                 known = kept
         if known is not None and now - known.fetched_at <= max_age:
             return known
-        if failed_at is not None and now - failed_at < RECHECK:
+        if not fetch or (failed_at is not None and now - failed_at < RECHECK):
             return None
         try:
-            fetch = load_reference(plugin.server_limits, f"platform {plugin.name!r}: server_limits")
+            read = load_reference(plugin.server_limits, f"platform {plugin.name!r}: server_limits")
             session = self.session_factory(account) if self.session_factory else None
-            fetched: ServerLimits = fetch(dict(account.settings), session=session,
+            fetched: ServerLimits = read(dict(account.settings), session=session,
                                           timeout=self.timeout if timeout is None else timeout)
             if not isinstance(fetched, ServerLimits):
                 raise ServerUnreachable(f"{plugin.server_limits} did not return ServerLimits")
@@ -194,15 +200,14 @@ class LiveLimits:
         (and fresh) are used, so nothing goes over the network."""
         from bot.platforms import get_plugin
 
-        if not fetch:
-            if get_plugin(account.platform).server_limits is None:
-                return resolve(account, None, limit_flag=limit_flag)
-            kept = self._read_file().get(_key(account))
-            fresh = kept if kept is not None and self._clock() - kept.fetched_at <= TTL else None
-            unknown = None if fresh is not None else "not read in the last hour; preview --account asks the server"
-            return resolve(account, fresh, warning=unknown, limit_flag=limit_flag)
-        server = self.for_account(account)
-        return resolve(account, server, warning=self.warnings.get(account.name), limit_flag=limit_flag)
+        server = self.for_account(account, fetch=fetch)
+        if fetch:
+            warning = self.warnings.get(account.name)
+        elif server is None and get_plugin(account.platform).server_limits is not None:
+            warning = "not read in the last hour; preview --account asks the server"
+        else:
+            warning = None
+        return resolve(account, server, warning=warning, limit_flag=limit_flag)
 
     def _read_file(self) -> dict[str, ServerLimits]:
         if self.path is None:
@@ -255,10 +260,12 @@ def _key(account: Any) -> str:
 def check_fits(posts: list[tuple[int, str, str | None]], platform: Any) -> str | None:
     """The first post of (index, text, content warning) that `platform` no longer takes, said in
     one line; None when every one fits."""
+    from bot.editing import count_post
+
     for index, text, cw in posts:
-        length = platform.length(text) + (platform.cw_length(cw) if cw else 0)
-        if length > platform.limit or not platform.fits(text):
-            return f"post {index} is {length} characters and the server now allows {platform.limit}"
+        counted = count_post(platform, text, cw)
+        if not counted.fits:
+            return f"post {index} is {counted.length} characters and the server now allows {counted.limit}"
     return None
 
 

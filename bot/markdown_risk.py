@@ -9,7 +9,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from html.entities import html5
 
-__all__ = ["markdown_changes"]
+__all__ = ["markdown_changes", "warning_line"]
 
 # Model of the renderer (dahlia/hollo src/text.ts): `new MarkdownIt({ linkify: true })`, i.e.
 # markdown-it's "default" preset with every rule on — CommonMark plus GFM tables and `~~`
@@ -451,3 +451,8 @@ def markdown_changes(text: str) -> list[str]:
             found.add(line_nos[k], pos - starts[k] + 1, message)
     found.items.sort(key=lambda item: (item[0], item[1]))
     return [message for _, _, message in found.items]
+
+
+def warning_line(server: str, changes: list[str]) -> str:
+    """The one line preview and the desk show under a post `server` would not show as written."""
+    return f"{server} renders Markdown, so this post will not read as written: {'; '.join(changes)}"

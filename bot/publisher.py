@@ -558,7 +558,7 @@ class Publisher:
         (its refusal would be)."""
         if self.adapters.dry_run or account.settings.get("limit"):
             return None
-        from bot.live_limits import RECHECK, check_fits
+        from bot.live_limits import RECHECK, check_fits, resolve
         from bot.platforms import get_platform
 
         # A short timeout: this runs under the thread's lease, before its first post.
@@ -566,13 +566,7 @@ class Publisher:
         if server is None or not server.limit:
             return None
         options = item.options or {}
-        overrides: dict[str, Any] = {"limit": server.limit}
-        if server.url_length and not account.settings.get("url_length"):
-            overrides["url_length"] = server.url_length
-        elif options.get("url_length"):
-            overrides["url_length"] = options["url_length"]
-        if server.counting != "mastodon":
-            overrides["counting"] = server.counting
+        overrides = resolve(account, server).overrides  # as at enqueue, with today's figures
         profile = options.get("profile") or account.profile
         try:
             accepted = get_plugin(profile).profile_class().overrides

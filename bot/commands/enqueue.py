@@ -62,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
         polled = campaign_articles(campaign, store, commit=False)
         articles = list(polled)
         source_errors = list(polled.errors)
-    from bot.commands.common import state_dir_for_store
     from bot.live_limits import LiveLimits
-    from bot.store import resolve_store_url
+    from bot.locations import resolve_store_url, state_dir_for_store
 
     # Each account's server limits (a Mastodon instance's own), read now or kept from the last hour.
     # (A --check keeps nothing on disk, the limits it reads included.)

@@ -125,12 +125,12 @@ def _targets(args: argparse.Namespace, campaign: Any) -> list[_Target]:
         if unknown:
             raise BadInput(f"--account {unknown[0]}: {args.campaign} has no such account "
                            f"(its accounts: {', '.join(campaign.accounts)})")
-        from bot.commands.common import default_state_dir
+        from bot.locations import resolve_store_url, state_dir_for_store
         from bot.live_limits import LiveLimits
 
         # Named accounts: their servers are asked (kept an hour, beside the store's sessions);
         # the whole campaign: only what is kept, so a preview goes over the network only when asked.
-        limits = LiveLimits(default_state_dir())
+        limits = LiveLimits(state_dir_for_store(resolve_store_url(None)))
         return [_account_target(args, campaign, campaign.accounts[n], limits, fetch=bool(args.accounts))
                 for n in dict.fromkeys(names)]
     targets = []
@@ -149,7 +149,7 @@ def _account_target(args: argparse.Namespace, campaign: Any, account: Any, limit
     server = resolved.server
     return _Target(account.profile, platform, _options(args, account.profile, campaign), account=account,
                    media=resolved.media, notes=notes,
-                   markdown=(server.software or "the server") if server is not None and server.markdown else None)
+                   markdown=server.markdown_renderer if server is not None else None)
 
 
 def _write_html(path: str, article: Any, threads: list[Any], targets: list[_Target]) -> None:
@@ -266,8 +266,9 @@ def _print_human(article: Any, threads: list[Any], targets: list[_Target]) -> No
                 out.write(f"CW: {post.cw}\n")  # shown first by Mastodon, and counted in the length
             out.write(platform.display(post.text) + "\n")
             if post.index in warnings:
-                out.write(f"! {target.markdown} renders Markdown, so this post will not read as written: "
-                          f"{'; '.join(warnings[post.index])}\n")
+                from bot.markdown_risk import warning_line
+
+                out.write(f"! {warning_line(target.markdown or '', warnings[post.index])}\n")
             if post.index == 1:
                 for media in article.media:  # uploaded with the first post
                     out.write(f"media: {media.path.name} (alt: {media.alt or 'none'})\n")

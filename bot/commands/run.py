@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.commands.common import add_db_option, state_dir, store_option
+from bot.commands.common import add_db_option, store_option
+from bot.locations import sqlite_path, state_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,9 +84,8 @@ def run(args: argparse.Namespace) -> int:
     # SQLite file (queue/dryrun.db by default), or in ./queue/ when the real one is PostgreSQL.
     url = resolve_store_url(store_option(args))
     watch = None
-    db_path: Path | None = None
-    if url.startswith("sqlite:///"):
-        db_path = Path(url.split(":///", 1)[1].split("?", 1)[0])
+    db_path = sqlite_path(url)
+    if db_path is not None:
         if not db_path.parent.is_dir() and not args.dry_run and (args.db or os.environ.get("CRIEUR_DB")):
             # A daemon pointed at a directory that is not there would serve an empty new store
             # and report success: a typo, or a volume that is not mounted.

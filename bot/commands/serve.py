@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.web.app import Desk, create_app
 
     logging.getLogger("crieur.desk").setLevel(logging.INFO)
-    from bot.commands.common import state_dir_for_store
+    from bot.locations import state_dir_for_store
     from bot.live_limits import LiveLimits
 
     limits = LiveLimits(state_dir_for_store(resolve_store_url(db)))

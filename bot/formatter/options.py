@@ -83,18 +83,17 @@ class Thread:
 
 def default_options(platform_name: str) -> FormatOptions:
     """The platform plug-in's `default_format` (few tags on X and Bluesky, more at the end on
-    Mastodon); a plug-in that says nothing, or a profile no plug-in has, gets the general
-    defaults with a `HashtagBudget()`.
+    Mastodon); a plug-in that says nothing, or a profile no loaded plug-in has (one made by hand),
+    gets the general defaults with a `HashtagBudget()`. Pure: it looks at the plug-ins already
+    known and never scans the installed packages.
 
     :raises BadInput: a plug-in whose default format names an unknown option
     """
     from bot.errors import BadInput
-    from bot.platforms import get_plugin
+    from bot.platforms.registry import loaded_plugin
 
-    try:
-        settings = dict(get_plugin(platform_name).default_format)
-    except BadInput:  # a profile made by hand (tests, a library user): no plug-in to ask
-        settings = {}
+    plugin = loaded_plugin(platform_name)
+    settings = dict(plugin.default_format) if plugin is not None else {}
     try:
         settings["hashtags"] = HashtagBudget(**settings.get("hashtags") or {})
         return FormatOptions(**settings)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 __all__ = ["ADAPTER_GROUP", "BUILTIN", "ENTRY_POINT_GROUP", "builtin_names", "default_preview_names", "forget", "get_plugin", "is_builtin",
-           "label_of", "plugin_names"]
+           "label_of", "loaded_plugin", "plugin_names"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,16 @@ def get_plugin(name: str) -> PlatformPlugin:
         raise
     with _lock:
         _loaded[name] = plugin
+    return plugin
+
+
+def loaded_plugin(name: str) -> PlatformPlugin | None:
+    """The plug-in for `name` if it is built in or already loaded, else None: no entry-point
+    scan, no import (for pure code such as the formatter)."""
+    plugin = BUILTIN.get(name)
+    if plugin is None:
+        with _lock:
+            plugin = _loaded.get(name)
     return plugin
 
 

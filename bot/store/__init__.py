@@ -1,7 +1,8 @@
 """The queue store: what is to be posted and what was posted (SQLite by default, PostgreSQL for many nodes)."""
 
 from bot.store.api import Store, open_store
-from bot.store.engine import display_url, resolve_store_url
+from bot.locations import resolve_store_url
+from bot.store.engine import display_url
 from bot.store.model import (
     AccountState,
     Attempt,

@@ -9,7 +9,8 @@ from bot.store.accounts import AccountsMixin
 from bot.store.base import Clock, store_fault, utc_now
 from bot.store.daemons import DaemonsMixin
 from bot.store.board import BoardMixin
-from bot.store.engine import WRITE_OPTION, create_store_engine, display_url, resolve_store_url
+from bot.locations import resolve_store_url
+from bot.store.engine import WRITE_OPTION, create_store_engine, display_url
 from bot.store.hotpath import HotPathMixin
 from bot.store.items import ItemsMixin
 from bot.store.model import StoreError, StoreUnavailable

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,55 +27,6 @@ DURABLE_OPTION = "crieur_durable"
 
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30.0
-
-
-def resolve_store_url(
-    db: str | None,
-    *,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """The SQLAlchemy URL of the store to use.
-
-    Order: `db` (the `--db` option), else `$CRIEUR_DB`, else `./queue/crieur.db` when `./queue/`
-    exists, else `crieur.db` in the user data directory (platformdirs). A plain path, a
-    `sqlite:///` URL or a `postgresql://` (or `postgres://`) URL is accepted; relative SQLite
-    paths are made absolute against `cwd`; PostgreSQL URLs get the psycopg (3) driver.
-    Raises StoreError for any other kind of URL.
-    """
-    cwd = Path.cwd() if cwd is None else cwd
-    env = os.environ if env is None else env
-    raw = db or env.get("CRIEUR_DB") or None
-    if raw is None:
-        if (cwd / "queue").is_dir():
-            return _sqlite_url(cwd / "queue" / "crieur.db")
-        from platformdirs import user_data_dir
-
-        return _sqlite_url(Path(user_data_dir("crieur")) / "crieur.db")
-    raw = raw.strip()
-    if "://" not in raw:
-        path = Path(raw).expanduser()
-        return _sqlite_url(path if path.is_absolute() else cwd / path)
-    scheme, _, rest = raw.partition("://")
-    scheme = scheme.lower()
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg3"):
-        return "postgresql+psycopg://" + rest
-    if scheme in ("sqlite", "sqlite+pysqlite"):
-        # sqlite:///rel/path, sqlite:////abs/path, sqlite:// (in memory)
-        if rest in ("", "/", "/:memory:"):
-            return "sqlite://"
-        path_part, sep, query = rest[1:].partition("?") if rest.startswith("/") else (rest, "", "")
-        path = Path(path_part).expanduser()
-        url = _sqlite_url(path if path.is_absolute() else cwd / path)
-        return url + (sep + query if sep else "")
-    raise StoreError(
-        f"unsupported database URL {display_url(raw)!r}: use a file path, sqlite:///PATH "
-        "or postgresql://USER@HOST/DB"
-    )
-
-
-def _sqlite_url(path: Path) -> str:
-    return "sqlite:///" + str(path)
 
 
 def display_url(url: str) -> str:

@@ -71,7 +71,7 @@ class Desk:
         if account is None or self.limits is None:
             return None
         server = self.limits.resolve(account, fetch=False).server
-        return (server.software or "its server") if server is not None and server.markdown else None
+        return server.markdown_renderer if server is not None else None
 
     def item_zone(self, item: Any) -> ZoneInfo:
         campaign = self.campaigns.get(item.campaign)
@@ -292,7 +292,7 @@ def preview_threads(text: str, campaign: Any, *, name: str = "<pasted article>",
         for account in campaign.accounts.values():
             resolved = limits.resolve(account, fetch=False) if limits is not None else None
             server = resolved.server if resolved is not None else None
-            markdown = (server.software or "its server") if server is not None and server.markdown else None
+            markdown = server.markdown_renderer if server is not None else None
             targets.append((account.name, platform_for(account, **(resolved.overrides if resolved else {})),
                             campaign.format_options(account.profile), markdown))
     else:

@@ -126,10 +126,10 @@ def markdown_warnings(text: str, markdown: str | None) -> list[str]:
     """`markdown`: the name of a server that renders post text as Markdown (Hollo), or None."""
     if not markdown:
         return []
-    from bot.markdown_risk import markdown_changes
+    from bot.markdown_risk import markdown_changes, warning_line
 
     changes = markdown_changes(text)
-    return [f"{markdown} renders Markdown, so this post will not read as written: {'; '.join(changes)}"] if changes else []
+    return [warning_line(markdown, changes)] if changes else []
 
 
 def item_cards(item: Any, markdown: str | None = None) -> list[Card]:

@@ -278,7 +278,7 @@ def test_without_a_token_only_loopback_host_names_are_served(desk: Desk) -> None
 
 def test_a_thread_for_a_markdown_server_says_which_posts_will_not_read_as_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.commands.common import state_dir_for_store
+    from bot.locations import state_dir_for_store
     from bot.live_limits import LiveLimits
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # tests.fakes
